@@ -1,0 +1,1 @@
+"""A small shop page that uses pc-middleware as a user would."""

@@ -1,0 +1,22 @@
+"""PureClarity server-side personalisation for Starlette, FastAPI and any ASGI app."""
+
+from __future__ import annotations
+
+from .middleware import PureClarityMiddleware
+from .models import InvalidEventError, ProductItem, Zone
+from .personalization import Personalization, PersonalizationResult, get_personalization
+from .settings import PureClaritySettings
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "InvalidEventError",
+    "Personalization",
+    "PersonalizationResult",
+    "ProductItem",
+    "PureClarityMiddleware",
+    "PureClaritySettings",
+    "Zone",
+    "__version__",
+    "get_personalization",
+]

@@ -1,0 +1,221 @@
+"""The per-request object that handlers use: ``request.state.pureclarity``.
+
+Data flows one way: the handler registers events and zones, ``fetch()`` sends all of them in one
+call, the zones come back in a ``PersonalizationResult``, and the middleware turns the IDs into
+cookies when the response starts. Nothing here is shared between requests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+from starlette.requests import HTTPConnection
+from starlette.types import Scope
+
+from .client import PureClarityClient
+from .cookies import CookiePolicy, is_valid_id, read_cookies
+from .models import Zone, validate_event
+from .proxies import TrustedProxies
+from .request_info import describe_request
+from .settings import CURRENCY_CODE, PureClaritySettings
+
+STATE_KEY = "pureclarity"
+
+
+@dataclass(frozen=True, slots=True)
+class PersonalizationResult:
+    """What ``fetch()`` returns: the zones so far in this request, and the last call's errors."""
+
+    zones: dict[str, Zone] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    visitor_id: str | None = None
+    session_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """What every request's ``Personalization`` shares, built once by the middleware."""
+
+    settings: PureClaritySettings
+    client: PureClarityClient
+    cookies: CookiePolicy
+    proxies: TrustedProxies
+
+
+class Personalization:
+    """Register what the shopper did and which zones the page shows, then ``await fetch()``."""
+
+    __slots__ = (
+        "_currency",
+        "_events",
+        "_fetched",
+        "_forgotten",
+        "_ids",
+        "_ids_from_api",
+        "_lock",
+        "_result",
+        "_runtime",
+        "_scope",
+        "_zones",
+    )
+
+    def __init__(self, scope: Scope, runtime: Runtime) -> None:
+        self._scope = scope
+        self._runtime = runtime
+        self._events: list[dict[str, Any]] = []
+        self._zones: list[str] = []
+        self._currency = runtime.settings.currency
+        self._result: PersonalizationResult | None = None
+        self._fetched = False
+        self._forgotten = False
+        self._ids: tuple[str | None, str | None] | None = None  # read from the cookies on first need
+        self._ids_from_api = False
+        self._lock: anyio.Lock | None = None
+
+    def __repr__(self) -> str:
+        return f"<Personalization events={len(self._events)} zones={self._zones!r} fetched={self._fetched}>"
+
+    # --- what handlers call ---------------------------------------------------------------
+
+    def track(self, name: str, data: Mapping[str, Any] | None = None) -> None:
+        """Register an event; it is checked now and raises ``InvalidEventError`` if it is wrong."""
+        event = validate_event(name, data)
+        if self._runtime.settings.enabled:
+            self._events.append(event)
+
+    def add_zones(self, *zone_ids: str) -> None:
+        """Ask for zones by their IDs (such as ``"HP-01"``); order is kept, repeats dropped."""
+        for zone_id in zone_ids:
+            if not isinstance(zone_id, str) or not zone_id.strip():
+                raise ValueError(f"a zone ID must be a non-empty string, not {zone_id!r}")
+        if self._runtime.settings.enabled:
+            self._zones.extend(dict.fromkeys(z for z in zone_ids if z not in self._zones))
+
+    @property
+    def currency(self) -> str | None:
+        """The ISO 4217 code sent with calls in this request; ``PURECLARITY_CURRENCY`` by default."""
+        return self._currency
+
+    @currency.setter
+    def currency(self, code: str | None) -> None:
+        if code is not None and not (isinstance(code, str) and CURRENCY_CODE.fullmatch(code)):
+            raise ValueError(f"currency must be a three-letter ISO 4217 code in capitals, such as 'GBP', not {code!r}")
+        self._currency = code
+
+    @property
+    def result(self) -> PersonalizationResult | None:
+        """The last result of this request, or None before the first ``fetch()``."""
+        return self._result
+
+    async def fetch(self) -> PersonalizationResult:
+        """Send everything registered since the last call in ONE call and return the zones.
+
+        Never raises for PureClarity's sake: errors come back in ``result.errors``. A fetch with
+        nothing new to send makes no call; concurrent fetches make one call between them.
+        """
+        if not self._runtime.settings.enabled:
+            return self._result or self._empty_result()
+        self._fetched = True
+        await self._send_pending()
+        return self._result or self._empty_result()
+
+    def forget(self) -> None:
+        """The shopper signed out: send no IDs from now on and delete both cookies.
+
+        If a call is made after this, the fresh IDs it brings back become the cookies instead.
+        """
+        self._forgotten = True
+        self._ids = (None, None)
+        self._ids_from_api = False
+
+    # --- what the middleware calls --------------------------------------------------------
+
+    @property
+    def has_unsent_events(self) -> bool:
+        return bool(self._events)
+
+    @property
+    def knows_both_ids(self) -> bool:
+        visitor_id, session_id = self._current_ids()
+        return visitor_id is not None and session_id is not None
+
+    @property
+    def personalised(self) -> bool:
+        """Whether the response depends on this shopper: it must not be shared by a cache."""
+        return self._fetched or self._ids_from_api or self._forgotten
+
+    async def send_unsent_events(self) -> None:
+        """Send events that no fetch() took; zones nobody fetched are not worth a call."""
+        self._zones.clear()
+        await self._send_pending()
+
+    def set_cookie_values(self, *, secure: bool) -> list[str]:
+        if self._ids_from_api:
+            return self._runtime.cookies.set_cookie_values(*self._current_ids(), secure=secure)
+        if self._forgotten:
+            return self._runtime.cookies.expire_cookie_values(secure=secure)
+        return []
+
+    # --- the call ---------------------------------------------------------------------------
+
+    def _current_ids(self) -> tuple[str | None, str | None]:
+        if self._ids is None:
+            cookies = (value for name, value in self._scope["headers"] if name == b"cookie")
+            self._ids = read_cookies(cookies, self._runtime.cookies.names)
+        return self._ids
+
+    def _empty_result(self) -> PersonalizationResult:
+        return PersonalizationResult({}, [], *self._current_ids())
+
+    async def _send_pending(self) -> None:
+        # One call at a time per request: a fetch that waited finds nothing new and makes none.
+        if self._lock is None:
+            self._lock = anyio.Lock()
+        async with self._lock:
+            if self._events or self._zones:
+                await self._call()
+
+    async def _call(self) -> None:
+        events, self._events = self._events, []
+        zones, self._zones = self._zones, []
+        visitor_id, session_id = self._current_ids()
+        body = describe_request(self._scope, self._runtime.proxies)
+        if visitor_id is not None:
+            body["visitorId"] = visitor_id
+        if session_id is not None:
+            body["sessionId"] = session_id
+        if self._currency is not None:
+            body["currency"] = self._currency
+        if events:
+            body["events"] = events
+        if zones:
+            body["zones"] = zones
+
+        outcome = await self._runtime.client.call(body)
+
+        answer = outcome.response
+        if answer is not None:
+            new_visitor = answer.visitor_id if is_valid_id(answer.visitor_id) else None
+            new_session = answer.session_id if is_valid_id(answer.session_id) else None
+            if new_visitor or new_session:
+                self._ids = (new_visitor or visitor_id, new_session or session_id)
+                self._ids_from_api = True
+        merged = dict(self._result.zones) if self._result else {}
+        if answer is not None and outcome.zones_usable:
+            merged.update(answer.zones)
+        self._result = PersonalizationResult(merged, outcome.errors, *self._current_ids())
+
+
+def get_personalization(conn: HTTPConnection) -> Personalization:
+    """The request's ``Personalization``; also a FastAPI dependency:
+    ``Annotated[Personalization, Depends(get_personalization)]``."""
+    personalization = conn.scope.get("state", {}).get(STATE_KEY)
+    if not isinstance(personalization, Personalization):
+        raise RuntimeError(
+            "request.state.pureclarity is missing: PureClarityMiddleware is not installed on this app "
+            "(add Middleware(PureClarityMiddleware) to the app's middleware list)"
+        )
+    return personalization

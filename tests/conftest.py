@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import BaseRoute
+
+from pc_middleware import PureClarityMiddleware, PureClaritySettings
+
+from .fake_api import FakePureClarity
+
+ACCESS_KEY = "shop1"
+SECRET = "s3cr3t-never-log-me"
+VISITOR_COOKIE = f"pc_v_{ACCESS_KEY}"
+SESSION_COOKIE = f"pc_sessid_{ACCESS_KEY}"
+RETURNING = {"cookie": f"{VISITOR_COOKIE}=v-known; {SESSION_COOKIE}=s-known"}
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests build their own settings: the developer's PURECLARITY_* variables must not leak in."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("PURECLARITY_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture(autouse=True)
+def _secret_never_logged(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Every test runs with every logger at DEBUG, httpx's included; none may ever show the secret."""
+    caplog.set_level(logging.DEBUG)
+    yield
+    for record in caplog.records:
+        assert SECRET not in record.getMessage(), f"secret key logged by {record.name}"
+    assert SECRET not in caplog.text
+
+
+@pytest.fixture
+def fake() -> FakePureClarity:
+    return FakePureClarity()
+
+
+def make_settings(**overrides: Any) -> PureClaritySettings:
+    values: dict[str, Any] = {"access_key": ACCESS_KEY, "secret_key": SECRET, "base_url": "https://pc.test"}
+    return PureClaritySettings(**(values | overrides))
+
+
+def shop(*routes: BaseRoute, fake: FakePureClarity, **overrides: Any) -> Starlette:
+    """A Starlette app with the middleware, talking to ``fake``."""
+    middleware = Middleware(PureClarityMiddleware, settings=make_settings(**overrides), transport=fake.transport)
+    return Starlette(routes=list(routes), middleware=[middleware])
+
+
+def browser(app: Any, *, ip: str = "203.0.113.9", scheme: str = "http") -> httpx.AsyncClient:
+    """An HTTP client that drives ``app`` in-process, as a shopper at ``ip`` would."""
+    transport = httpx.ASGITransport(app=app, client=(ip, 50123))
+    return httpx.AsyncClient(transport=transport, base_url=f"{scheme}://shop.test")
+
+
+def set_cookies(response: httpx.Response) -> list[str]:
+    """The raw Set-Cookie header values, exactly as the middleware wrote them."""
+    return response.headers.get_list("set-cookie")
