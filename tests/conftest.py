@@ -47,8 +47,11 @@ def _secret_never_logged(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
 
 
 @pytest.fixture
-def fake() -> FakePureClarity:
-    return FakePureClarity()
+def fake() -> Iterator[FakePureClarity]:
+    """A fake PureClarity; the test fails if any body it received broke the contract."""
+    api = FakePureClarity()
+    yield api
+    assert not api.violations, "bodies broke the /api/serverside contract:\n" + "\n".join(api.violations)
 
 
 def make_settings(**overrides: Any) -> PureClaritySettings:

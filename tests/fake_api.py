@@ -36,6 +36,7 @@ class FakePureClarity:
 
     answer: Answer | None = None
     bodies: list[dict[str, Any]] = field(default_factory=list)
+    violations: list[str] = field(default_factory=list)
     _ids: count[int] = field(default_factory=lambda: count(1))
 
     @property
@@ -66,6 +67,7 @@ class FakePureClarity:
         self.bodies.append(body)
         problems = contract_violations(body)
         if problems:
+            self.violations.extend(problems)
             return httpx.Response(400, json={"errors": problems})
         if self.answer is None:
             return httpx.Response(200, json=self.personalise(body))
