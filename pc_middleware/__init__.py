@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from .middleware import PureClarityMiddleware
 from .models import InvalidEventError, ProductItem, Zone
-from .personalization import Personalization, PersonalizationResult, get_personalization
+from .personalization import CallRecord, Personalization, PersonalizationResult, get_personalization
 from .settings import PureClaritySettings
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "CallRecord",
     "InvalidEventError",
     "Personalization",
     "PersonalizationResult",

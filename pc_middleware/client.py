@@ -35,6 +35,7 @@ class CallOutcome:
     response: ServerSideResponse | None = None
     errors: list[str] = field(default_factory=list)
     status: int | None = None
+    latency_ms: float = 0.0
 
     @property
     def zones_usable(self) -> bool:
@@ -89,30 +90,26 @@ class PureClarityClient:
             with anyio.fail_after(self._settings.timeout):
                 answer = await http.post(self._url, content=content)
         except (TimeoutError, httpx.TimeoutException):
-            return self._failed(
-                "timeout", None, started, f"PureClarity did not answer within {self._settings.timeout:g}s"
-            )
+            message = f"PureClarity did not answer within {self._settings.timeout:g}s"
+            return self._outcome(started, None, None, [message], problem="timeout")
         except httpx.HTTPError as exc:
-            return self._failed("network", None, started, f"could not reach PureClarity ({type(exc).__name__})")
+            message = f"could not reach PureClarity ({type(exc).__name__})"
+            return self._outcome(started, None, None, [message], problem="network")
 
         status = answer.status_code
         parsed = self._parse(answer.content)
+        if status == 200 and parsed is None:
+            message = "PureClarity's answer was not the expected JSON"
+            return self._outcome(started, status, None, [message], problem="invalid_response")
         if status == 200:
-            if parsed is None:
-                return self._failed(
-                    "invalid_response", status, started, "PureClarity's answer was not the expected JSON"
-                )
+            assert parsed is not None
             errors = self._redact(parsed.errors)
-            if errors:
-                self._log("answer_errors", status, started, "; ".join(errors))
-            return CallOutcome(parsed, errors, status)
+            return self._outcome(started, status, parsed, errors, problem="answer_errors" if errors else None)
         if status in (400, 403) and parsed is not None and parsed.errors:
-            errors = self._redact(parsed.errors)
-            self._log("rejected", status, started, "; ".join(errors))
-            return CallOutcome(parsed, errors, status)
-        outcome = self._failed("http_status", status, started, f"PureClarity answered HTTP {status}")
-        # IDs that come back beside an error are still the shopper's IDs.
-        return CallOutcome(parsed, outcome.errors, status)
+            return self._outcome(started, status, parsed, self._redact(parsed.errors), problem="rejected")
+        # IDs that come back beside an error are still the shopper's IDs: keep what parsed.
+        message = f"PureClarity answered HTTP {status}"
+        return self._outcome(started, status, parsed, [message], problem="http_status")
 
     @staticmethod
     def _parse(content: bytes) -> ServerSideResponse | None:
@@ -126,16 +123,22 @@ class PureClarityClient:
         secret = self._settings.secret_key.get_secret_value() if self._settings.secret_key else ""
         return [text.replace(secret, "**********") for text in texts] if secret else texts
 
-    def _failed(self, kind: str, status: int | None, started: float, message: str) -> CallOutcome:
-        self._log(kind, status, started, message)
-        return CallOutcome(None, [message], status)
-
-    def _log(self, kind: str, status: int | None, started: float, detail: str) -> None:
+    def _outcome(
+        self,
+        started: float,
+        status: int | None,
+        answer: ServerSideResponse | None,
+        errors: list[str],
+        *,
+        problem: str | None,
+    ) -> CallOutcome:
         latency_ms = (time.perf_counter() - started) * 1000
-        logger.warning(
-            "PureClarity call problem: kind=%s status=%s latency=%.0fms: %s",
-            kind,
-            status if status is not None else "-",
-            latency_ms,
-            self._redact([detail])[0],
-        )
+        if problem is not None:
+            logger.warning(
+                "PureClarity call problem: kind=%s status=%s latency=%.0fms: %s",
+                problem,
+                status if status is not None else "-",
+                latency_ms,
+                "; ".join(errors),
+            )
+        return CallOutcome(answer, errors, status, latency_ms)

@@ -36,6 +36,17 @@ class PersonalizationResult:
 
 
 @dataclass(frozen=True, slots=True)
+class CallRecord:
+    """What the last call of a request sent and got, for debug panels and logs (never the keys)."""
+
+    events: list[dict[str, Any]]
+    zones: list[str]
+    status: int | None
+    latency_ms: float
+    errors: list[str]
+
+
+@dataclass(frozen=True, slots=True)
 class Runtime:
     """What every request's ``Personalization`` shares, built once by the middleware."""
 
@@ -55,6 +66,7 @@ class Personalization:
         "_forgotten",
         "_ids",
         "_ids_from_api",
+        "_last_call",
         "_lock",
         "_result",
         "_runtime",
@@ -73,6 +85,7 @@ class Personalization:
         self._forgotten = False
         self._ids: tuple[str | None, str | None] | None = None  # read from the cookies on first need
         self._ids_from_api = False
+        self._last_call: CallRecord | None = None
         self._lock: anyio.Lock | None = None
 
     def __repr__(self) -> str:
@@ -109,6 +122,11 @@ class Personalization:
     def result(self) -> PersonalizationResult | None:
         """The last result of this request, or None before the first ``fetch()``."""
         return self._result
+
+    @property
+    def last_call(self) -> CallRecord | None:
+        """The events and zones the last call of this request sent, its status, latency and errors."""
+        return self._last_call
 
     async def fetch(self) -> PersonalizationResult:
         """Send everything registered since the last call in ONE call and return the zones.
@@ -195,6 +213,7 @@ class Personalization:
             body["zones"] = zones
 
         outcome = await self._runtime.client.call(body)
+        self._last_call = CallRecord(events, zones, outcome.status, outcome.latency_ms, outcome.errors)
 
         answer = outcome.response
         if answer is not None:

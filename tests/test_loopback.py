@@ -14,10 +14,10 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from pc_middleware import PureClarityMiddleware
+from pc_middleware.testing import serve_in_thread as serve
 
 from .conftest import SESSION_COOKIE, VISITOR_COOKIE, make_settings
 from .fake_api import FakePureClarity
-from .servers import serve
 
 
 async def product_page(request: Request) -> Response:
