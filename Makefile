@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: test lint typecheck pytest run clean
+.PHONY: test lint typecheck pytest run emulator screenshot clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +24,16 @@ typecheck: $(INSTALLED)
 pytest: $(INSTALLED)
 	$(BIN)/pytest
 
+# The demo shop on http://127.0.0.1:8000 with the local emulator (or the real PureClarity when
+# PURECLARITY_ACCESS_KEY and PURECLARITY_SECRET_KEY are set). One Ctrl-C stops both.
 run: $(INSTALLED)
 	$(BIN)/python -m example_app
 
+emulator: $(INSTALLED)
+	$(BIN)/python -m pc_middleware.emulator
+
+screenshot: $(INSTALLED)
+	$(BIN)/python scripts/screenshot.py
+
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache test-artifacts
