@@ -10,9 +10,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pc_middleware.emulator import EmulatorConfig, ZoneConfig, create_app
@@ -97,35 +98,21 @@ spec_valid_request = st.fixed_dictionaries(
 ).map(lambda body: {**KEYS, **body})
 
 
+_SHARED_EMULATOR = create_app()
+
+
 @given(body=spec_valid_request)
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None)
 def test_spec_valid_requests_never_get_a_400_and_every_answer_follows_the_spec(body: dict[str, Any]) -> None:
-    with httpx.Client(transport=_SYNC_EMULATOR, base_url="http://emulator") as client:
-        response = client.post("/api/serverside", json=body)
+    async def send() -> httpx.Response:
+        transport = httpx.ASGITransport(app=_SHARED_EMULATOR)
+        async with httpx.AsyncClient(transport=transport, base_url="http://emulator") as client:
+            return await client.post("/api/serverside", json=body)
+
+    response = anyio.run(send)  # hypothesis drives plain functions: one short event loop per example
+
     assert response.status_code == 200, response.text
     check_response(response.json())
-
-
-class _SyncEmulator(httpx.BaseTransport):
-    """Hypothesis runs synchronous tests: reach the in-process emulator through a private event loop."""
-
-    def __init__(self) -> None:
-        import anyio.from_thread
-
-        self._app = create_app()
-        self._portal_cm = anyio.from_thread.start_blocking_portal()
-        self._portal = self._portal_cm.__enter__()
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        async def send() -> httpx.Response:
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=self._app), base_url="http://e") as client:
-                response = await client.send(httpx.Request(request.method, request.url, content=request.content))
-                return httpx.Response(response.status_code, content=response.content, headers=response.headers)
-
-        return self._portal.call(send)
-
-
-_SYNC_EMULATOR = _SyncEmulator()
 
 
 @pytest.mark.parametrize(
