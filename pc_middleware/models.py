@@ -14,7 +14,7 @@ import math
 import re
 from collections.abc import Mapping
 from datetime import date
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal, Self, get_args
 
 from pydantic import (
     AfterValidator,
@@ -31,6 +31,7 @@ from pydantic import (
 
 __all__ = [
     "EVENT_NAMES",
+    "PAGE_TYPES",
     "InvalidEventError",
     "ProductItem",
     "ServerSideResponse",
@@ -94,6 +95,9 @@ PageType = Literal[
     "order_complete_page",
     "other",
 ]
+
+
+PAGE_TYPES = frozenset(get_args(PageType))
 
 
 class _EventData(BaseModel):

@@ -398,6 +398,13 @@ async def test_fail_n_times_then_succeed(pureclarity_emulator: EmulatorHandle, a
     assert statuses == [503, 503, 200, 200]
 
 
+async def test_a_fault_plan_can_come_with_the_configuration() -> None:
+    app = create_app(EmulatorConfig(faults=True, fault_plan={"status": 503, "fail_times": 1}))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://e") as api:
+        statuses = [(await api.post("/api/serverside", json=call())).status_code for _ in range(2)]
+    assert statuses == [503, 200]
+
+
 async def test_latency_is_added_to_each_answer(pureclarity_emulator: EmulatorHandle, api: httpx.AsyncClient) -> None:
     pureclarity_emulator.inject(latency_ms=150)
     started = time.perf_counter()

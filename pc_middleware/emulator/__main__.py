@@ -22,6 +22,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--session-idle", type=float, default=1800, help="seconds after which a session ends")
     parser.add_argument("--inspect", action="store_true", help="enable GET /_emulator/requests")
     parser.add_argument("--faults", action="store_true", help="enable fault injection at /_emulator/faults")
+    parser.add_argument(
+        "--fault-plan", help="with --faults, a plan in force from the start, e.g. '{\"latency_ms\": 200}'"
+    )
     args = parser.parse_args(argv)
 
     settings: dict[str, object] = {
@@ -34,6 +37,8 @@ def main(argv: list[str] | None = None) -> None:
     }
     if args.keys:
         settings["keys"] = json.loads(args.keys)
+    if args.fault_plan:
+        settings["fault_plan"] = json.loads(args.fault_plan)
     if args.db:
         settings["database"] = args.db
     app = create_app(EmulatorConfig.model_validate(settings))

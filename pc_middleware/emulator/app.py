@@ -34,7 +34,7 @@ class Emulator:
         self.config = config
         self.catalog = Catalog(load_feed(config.catalog_path)["Products"])  # type: ignore[arg-type]
         self.store = Store(config.database)
-        self.faults = Faults()
+        self.faults = Faults(config.fault_plan if config.faults else None)
         self.received: deque[dict[str, Any]] = deque(maxlen=1000)
         self._zones = {zone.id: zone for zone in config.zones}
         self._clock = clock

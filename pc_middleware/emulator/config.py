@@ -9,6 +9,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from .faults import FaultPlan
+
 DEMO_ACCESS_KEY = "demo"
 DEMO_SECRET_KEY = "demo-secret"  # noqa: S105 - the public key of a local demo, not a credential
 
@@ -49,6 +51,7 @@ class EmulatorConfig(BaseModel):
     database: str = ":memory:"  # a SQLite file keeps what the emulator learned across restarts
     inspection: bool = False  # GET /_emulator/requests lists what was received (secret redacted)
     faults: bool = False  # /_emulator/faults injects latency, errors, hangs and dropped connections
+    fault_plan: FaultPlan = Field(default_factory=FaultPlan)  # in force from the start, when faults is on
 
 
 def _demo_file(name: str) -> str:

@@ -1,7 +1,8 @@
 """The emulator checks a request as PureClarity's API would: by the spec, no stricter.
 
-Written apart from ``pc_middleware.models`` on purpose: the middleware is stricter than the spec
-(it refuses unknown fields, for one), and the emulator must accept every spec-valid request.
+Written apart from ``pc_middleware.models`` on purpose (only the spec's list of page types is
+shared): the middleware is stricter than the spec (it refuses unknown fields, for one), and the
+emulator must accept every spec-valid request.
 """
 
 from __future__ import annotations
@@ -9,17 +10,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-PAGE_TYPES = frozenset(
-    {
-        "homepage",
-        "search_results",
-        "category_listing_page",
-        "product_page",
-        "basket_page",
-        "order_complete_page",
-        "other",
-    }
-)
+from ..models import PAGE_TYPES
+
 REQUIRED = ("appId", "secretKey", "currentUrl", "userAgent", "ip")
 TEXT_FIELDS = ("appId", "secretKey", "currentUrl", "userAgent", "ip", "visitorId", "sessionId", "referer", "currency")
 
