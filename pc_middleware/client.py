@@ -2,8 +2,10 @@
 
 Nothing here raises into a handler: a timeout, a network error, a refusal or a body that is not
 what the contract promises all come back as a ``CallOutcome`` with ``errors`` filled, and one
-WARNING line on the ``pc_middleware`` logger. The secret key is sent in the body and nowhere else:
-never logged, never in a repr, redacted from anything the API says back.
+WARNING line on the ``pc_middleware`` logger. The answer is untrusted: its size is capped, its
+content type checked, its body validated. A circuit breaker skips calls while the API is failing.
+The secret key is sent in the body and nowhere else: never logged, never in a repr, redacted from
+anything the API says back.
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import anyio
 import httpx
 from pydantic import ValidationError
 
+from .breaker import CircuitBreaker
 from .models import ServerSideResponse
 from .settings import PureClaritySettings
 
@@ -36,11 +40,40 @@ class CallOutcome:
     errors: list[str] = field(default_factory=list)
     status: int | None = None
     latency_ms: float = 0.0
+    retry_after: float | None = None
 
     @property
     def zones_usable(self) -> bool:
         # A 200 answer's zones count even beside errors; a refusal's never do.
         return self.status == 200 and self.response is not None
+
+
+@dataclass(slots=True)
+class CallStats:
+    """Counters of one middleware instance, readable from code (``middleware.stats``, ``pc.stats``)."""
+
+    calls: int = 0  # calls that went out
+    failures: int = 0  # of those, the ones that failed (network, timeout, 5xx, 429, an unusable answer)
+    skipped_by_breaker: int = 0  # calls not made because the circuit was open
+
+
+class _TooLarge(Exception):
+    pass
+
+
+# A failure, for the breaker, is the API being unwell: not a 400 or 403, which are answers.
+_FAILURE_KINDS = frozenset({"timeout", "network", "invalid_response", "too_large", "server_error"})
+
+
+def _retry_after_seconds(value: str | None) -> float | None:
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return float(value.strip())
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
 
 
 class PureClarityClient:
@@ -52,6 +85,8 @@ class PureClarityClient:
         self._url = settings.api_url + ENDPOINT
         self._http: httpx.AsyncClient | None = None
         self._pid = 0
+        self.breaker = CircuitBreaker(settings.breaker_threshold, settings.breaker_cooldown)
+        self.stats = CallStats()
 
     def __repr__(self) -> str:
         return f"PureClarityClient(url={self._url!r}, timeout={self._settings.timeout})"
@@ -64,7 +99,10 @@ class PureClarityClient:
             self._http = httpx.AsyncClient(
                 transport=self._transport,
                 timeout=httpx.Timeout(self._settings.timeout),
-                limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
+                limits=httpx.Limits(
+                    max_connections=self._settings.max_connections,
+                    max_keepalive_connections=self._settings.max_connections,
+                ),
                 headers=_HEADERS,
             )
             self._pid = pid
@@ -83,23 +121,50 @@ class PureClarityClient:
         secret = self._settings.secret_key.get_secret_value() if self._settings.secret_key else ""
         payload = {"appId": self._settings.access_key, "secretKey": secret, **body}
         content = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+        if not self.breaker.allow():
+            self.stats.skipped_by_breaker += 1
+            message = f"PureClarity calls are paused for {self.breaker.seconds_left():.0f}s after repeated failures"
+            return CallOutcome(None, [message], None, 0.0)
+        self.stats.calls += 1
+        outcome, kind = None, None
+        try:
+            outcome, kind = await self._exchange(content)
+        finally:
+            if outcome is None:  # cancelled: no verdict on the API's health
+                self.breaker.abandoned()
+        if kind in _FAILURE_KINDS:
+            self.stats.failures += 1
+            self.breaker.failed(retry_after=outcome.retry_after if outcome.status in (429, 503) else None)
+        else:
+            self.breaker.succeeded()
+        return outcome
+
+    async def _exchange(self, content: bytes) -> tuple[CallOutcome, str | None]:
         http = self._open()
         started = time.perf_counter()
         try:
             # httpx's timeouts are per phase; this deadline covers the pool wait, connect, write and read.
             with anyio.fail_after(self._settings.timeout):
-                answer = await http.post(self._url, content=content)
+                async with http.stream("POST", self._url, content=content) as answer:
+                    body = await self._read_capped(answer)
         except (TimeoutError, httpx.TimeoutException):
             message = f"PureClarity did not answer within {self._settings.timeout:g}s"
             return self._outcome(started, None, None, [message], problem="timeout")
         except httpx.HTTPError as exc:
             message = f"could not reach PureClarity ({type(exc).__name__})"
             return self._outcome(started, None, None, [message], problem="network")
+        except _TooLarge:
+            message = f"PureClarity's answer was larger than {self._settings.max_response_bytes} bytes"
+            return self._outcome(started, answer.status_code, None, [message], problem="too_large")
 
         status = answer.status_code
-        parsed = self._parse(answer.content)
+        retry_after = _retry_after_seconds(answer.headers.get("retry-after"))
+        content_type = answer.headers.get("content-type", "").split(";")[0].strip().lower()
+        is_json = content_type == "application/json" or content_type.endswith("+json")
+        parsed = self._parse(body) if is_json else None
         if status == 200 and parsed is None:
-            message = "PureClarity's answer was not the expected JSON"
+            what = "not the expected JSON" if is_json else f"not JSON ({content_type or 'no content type'})"
+            message = f"PureClarity's answer was {what}"
             return self._outcome(started, status, None, [message], problem="invalid_response")
         if status == 200:
             assert parsed is not None
@@ -109,7 +174,20 @@ class PureClarityClient:
             return self._outcome(started, status, parsed, self._redact(parsed.errors), problem="rejected")
         # IDs that come back beside an error are still the shopper's IDs: keep what parsed.
         message = f"PureClarity answered HTTP {status}"
-        return self._outcome(started, status, parsed, [message], problem="http_status")
+        kind = "server_error" if status >= 500 or status == 429 else "http_status"
+        return self._outcome(started, status, parsed, [message], problem=kind, retry_after=retry_after)
+
+    async def _read_capped(self, answer: httpx.Response) -> bytes:
+        cap = self._settings.max_response_bytes
+        declared = answer.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > cap:
+            raise _TooLarge
+        body = bytearray()
+        async for chunk in answer.aiter_bytes():  # decoded: the cap holds against compression bombs too
+            body += chunk
+            if len(body) > cap:
+                raise _TooLarge
+        return bytes(body)
 
     @staticmethod
     def _parse(content: bytes) -> ServerSideResponse | None:
@@ -131,7 +209,8 @@ class PureClarityClient:
         errors: list[str],
         *,
         problem: str | None,
-    ) -> CallOutcome:
+        retry_after: float | None = None,
+    ) -> tuple[CallOutcome, str | None]:
         latency_ms = (time.perf_counter() - started) * 1000
         if problem is not None:
             logger.warning(
@@ -141,4 +220,4 @@ class PureClarityClient:
                 latency_ms,
                 "; ".join(errors),
             )
-        return CallOutcome(answer, errors, status, latency_ms)
+        return CallOutcome(answer, errors, status, latency_ms, retry_after), problem

@@ -36,6 +36,7 @@ class PureClarityMiddleware:
         self.app = app
         self.settings = settings if settings is not None else PureClaritySettings()
         self.client = PureClarityClient(self.settings, transport=transport)
+        self.stats = self.client.stats
         self._runtime = Runtime(
             settings=self.settings,
             client=self.client,
@@ -72,8 +73,7 @@ class PureClarityMiddleware:
                 with anyio.CancelScope(shield=True):
                     await personalization.send_unsent_events()
 
-    @staticmethod
-    async def _before_headers(personalization: Personalization, scope: Scope, message: Message) -> None:
+    async def _before_headers(self, personalization: Personalization, scope: Scope, message: Message) -> None:
         if personalization.has_unsent_events and not personalization.knows_both_ids:
             # A new shopper: the call must come back before the headers go, so its IDs become cookies.
             await personalization.send_unsent_events()
@@ -83,6 +83,8 @@ class PureClarityMiddleware:
             headers.append("set-cookie", value)
         if personalization.personalised:
             _mark_private(headers)
+        if self.settings.server_timing and personalization.call_ms is not None:
+            headers.append("server-timing", f"pureclarity;dur={personalization.call_ms:.1f}")
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def receive_and_start() -> Message:

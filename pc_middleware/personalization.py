@@ -7,6 +7,7 @@ cookies when the response starts. Nothing here is shared between requests.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,14 +16,19 @@ import anyio
 from starlette.requests import HTTPConnection
 from starlette.types import Scope
 
-from .client import PureClarityClient
+from .client import CallStats, PureClarityClient
 from .cookies import CookiePolicy, is_valid_id, read_cookies
 from .models import Zone, validate_event
 from .proxies import TrustedProxies
-from .request_info import describe_request
+from .request_info import describe_request, is_known_bot, is_prefetch
 from .settings import CURRENCY_CODE, PureClaritySettings
 
 STATE_KEY = "pureclarity"
+ZONES_PER_PAGE_VIEW = 8  # PureClarity bills every further 8 zones in one call as another page view
+
+# What a request may do, decided on first use: nothing, fetch zones only, or everything.
+_SILENT, _ZONES_ONLY, _FULL = 0, 1, 2
+logger = logging.getLogger("pc_middleware")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +66,7 @@ class Personalization:
     """Register what the shopper did and which zones the page shows, then ``await fetch()``."""
 
     __slots__ = (
+        "_call_ms",
         "_currency",
         "_events",
         "_fetched",
@@ -68,6 +75,7 @@ class Personalization:
         "_ids_from_api",
         "_last_call",
         "_lock",
+        "_mode",
         "_result",
         "_runtime",
         "_scope",
@@ -87,6 +95,8 @@ class Personalization:
         self._ids_from_api = False
         self._last_call: CallRecord | None = None
         self._lock: anyio.Lock | None = None
+        self._mode: int | None = None
+        self._call_ms: float | None = None  # time spent in calls, for Server-Timing
 
     def __repr__(self) -> str:
         return f"<Personalization events={len(self._events)} zones={self._zones!r} fetched={self._fetched}>"
@@ -96,7 +106,7 @@ class Personalization:
     def track(self, name: str, data: Mapping[str, Any] | None = None) -> None:
         """Register an event; it is checked now and raises ``InvalidEventError`` if it is wrong."""
         event = validate_event(name, data)
-        if self._runtime.settings.enabled:
+        if self._what_may_go() == _FULL:
             self._events.append(event)
 
     def add_zones(self, *zone_ids: str) -> None:
@@ -104,7 +114,7 @@ class Personalization:
         for zone_id in zone_ids:
             if not isinstance(zone_id, str) or not zone_id.strip():
                 raise ValueError(f"a zone ID must be a non-empty string, not {zone_id!r}")
-        if self._runtime.settings.enabled:
+        if self._what_may_go() != _SILENT:
             self._zones.extend(dict.fromkeys(z for z in zone_ids if z not in self._zones))
 
     @property
@@ -124,6 +134,11 @@ class Personalization:
         return self._result
 
     @property
+    def stats(self) -> CallStats:
+        """This middleware instance's counters: calls made, failed, and skipped by the circuit breaker."""
+        return self._runtime.client.stats
+
+    @property
     def last_call(self) -> CallRecord | None:
         """The events and zones the last call of this request sent, its status, latency and errors."""
         return self._last_call
@@ -134,7 +149,7 @@ class Personalization:
         Never raises for PureClarity's sake: errors come back in ``result.errors``. A fetch with
         nothing new to send makes no call; concurrent fetches make one call between them.
         """
-        if not self._runtime.settings.enabled:
+        if self._what_may_go() == _SILENT:
             return self._result or self._empty_result()
         self._fetched = True
         await self._send_pending()
@@ -177,7 +192,24 @@ class Personalization:
             return self._runtime.cookies.expire_cookie_values(secure=secure)
         return []
 
+    @property
+    def call_ms(self) -> float | None:
+        """Milliseconds spent in calls so far in this request, or None when none was made."""
+        return self._call_ms
+
     # --- the call ---------------------------------------------------------------------------
+
+    def _what_may_go(self) -> int:
+        if self._mode is None:
+            scope, settings = self._scope, self._runtime.settings
+            silent = not settings.enabled or scope.get("method") in ("HEAD", "OPTIONS")
+            if silent or (settings.skip_bots and is_known_bot(scope)):
+                self._mode = _SILENT
+            elif is_prefetch(scope):
+                self._mode = _ZONES_ONLY  # nobody has seen the page: no page view to count
+            else:
+                self._mode = _FULL
+        return self._mode
 
     def _current_ids(self) -> tuple[str | None, str | None]:
         if self._ids is None:
@@ -211,8 +243,15 @@ class Personalization:
             body["events"] = events
         if zones:
             body["zones"] = zones
+            if len(zones) > ZONES_PER_PAGE_VIEW:
+                logger.warning(
+                    "%d zones in one call: PureClarity bills every further %d as another page view",
+                    len(zones),
+                    ZONES_PER_PAGE_VIEW,
+                )
 
         outcome = await self._runtime.client.call(body)
+        self._call_ms = (self._call_ms or 0.0) + outcome.latency_ms
         self._last_call = CallRecord(events, zones, outcome.status, outcome.latency_ms, outcome.errors)
 
         answer = outcome.response

@@ -61,6 +61,29 @@ def current_url(scope: Scope) -> str:
     return url
 
 
+# Crawlers that identify themselves. Not exhaustive: the point is to not bill and skew analytics for
+# the big ones when the shop asks (PURECLARITY_SKIP_BOTS); polite bots say "bot", "crawler" or "spider".
+_KNOWN_BOT = re.compile(
+    rb"bot\b|crawler|spider|slurp|facebookexternalhit|embedly|quora link preview|whatsapp|"
+    rb"bingpreview|lighthouse|headlesschrome|python-requests|curl/|wget/",
+    re.IGNORECASE,
+)
+
+
+def is_known_bot(scope: Scope) -> bool:
+    user_agent = _header(scope, b"user-agent")
+    return user_agent is not None and _KNOWN_BOT.search(user_agent[:MAX_USER_AGENT]) is not None
+
+
+def is_prefetch(scope: Scope) -> bool:
+    """A speculative load (Sec-Purpose or Purpose: prefetch / prerender): no one has seen the page yet."""
+    for name in (b"sec-purpose", b"purpose", b"x-purpose", b"x-moz"):
+        value = _header(scope, name)
+        if value is not None and (b"prefetch" in value.lower() or b"prerender" in value.lower()):
+            return True
+    return False
+
+
 def describe_request(scope: Scope, proxies: TrustedProxies) -> dict[str, Any]:
     """The request fields of a ``/api/serverside`` body: currentUrl, userAgent, ip and referer."""
     user_agent = _header(scope, b"user-agent")

@@ -42,6 +42,12 @@ class PureClaritySettings(BaseSettings):
     visitor_cookie_max_age: int = Field(default=34_560_000, ge=0)
     session_cookie_max_age: int = Field(default=300, ge=0)
     trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
+    breaker_threshold: int = Field(default=5, ge=1)
+    breaker_cooldown: float = Field(default=30.0, gt=0)
+    max_connections: int = Field(default=64, ge=1)
+    max_response_bytes: int = Field(default=262_144, ge=1024)
+    skip_bots: bool = False
+    server_timing: bool = False
 
     @field_validator("access_key", "secret_key", "base_url", "currency", "cookie_domain", mode="before")
     @classmethod

@@ -64,11 +64,11 @@ def raise_(error: Exception) -> Any:
         (
             lambda body: httpx.Response(502, text="<html><body>Bad gateway</body></html>"),
             ["PureClarity answered HTTP 502"],
-            "kind=http_status status=502",
+            "kind=server_error status=502",
         ),
         (
             lambda body: httpx.Response(200, text="<html>maintenance</html>"),
-            ["PureClarity's answer was not the expected JSON"],
+            ["PureClarity's answer was not JSON (text/plain)"],
             "kind=invalid_response status=200",
         ),
         (
