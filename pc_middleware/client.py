@@ -29,6 +29,7 @@ from .settings import PureClaritySettings
 logger = logging.getLogger("pc_middleware")
 
 ENDPOINT = "/api/serverside"
+BACKGROUND_TIMEOUT = 10.0  # a re-sent order waits for no page
 _HEADERS = {"Content-Type": "application/json", "Accept": "application/json", "User-Agent": "pc-middleware"}
 
 
@@ -41,6 +42,7 @@ class CallOutcome:
     status: int | None = None
     latency_ms: float = 0.0
     retry_after: float | None = None
+    failed: bool = False  # the API was unwell or not asked (circuit open): worth trying again later
 
     @property
     def zones_usable(self) -> bool:
@@ -52,9 +54,12 @@ class CallOutcome:
 class CallStats:
     """Counters of one middleware instance, readable from code (``middleware.stats``, ``pc.stats``)."""
 
-    calls: int = 0  # calls that went out
+    calls: int = 0  # calls that went out from pages
     failures: int = 0  # of those, the ones that failed (network, timeout, 5xx, 429, an unusable answer)
     skipped_by_breaker: int = 0  # calls not made because the circuit was open
+    orders_queued: int = 0  # order events put in the outbox after a failed call
+    orders_sent: int = 0  # order events the outbox sent again and PureClarity accepted
+    orders_dropped: int = 0  # order events given up: outbox full, refused for good, or lost at shutdown
 
 
 class _TooLarge(Exception):
@@ -116,39 +121,45 @@ class PureClarityClient:
         if http is not None and self._pid == os.getpid():
             await http.aclose()
 
-    async def call(self, body: dict[str, Any]) -> CallOutcome:
-        """Send one request body (without the keys, which are added here) and never raise."""
+    async def call(self, body: dict[str, Any], *, background: bool = False) -> CallOutcome:
+        """Send one request body (without the keys, which are added here) and never raise.
+
+        A ``background`` call (the outbox re-sending orders) waits longer, ignores the circuit
+        breaker and leaves the page counters alone.
+        """
         secret = self._settings.secret_key.get_secret_value() if self._settings.secret_key else ""
         payload = {"appId": self._settings.access_key, "secretKey": secret, **body}
         content = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+        if background:
+            return await self._exchange(content, BACKGROUND_TIMEOUT)
         if not self.breaker.allow():
             self.stats.skipped_by_breaker += 1
             message = f"PureClarity calls are paused for {self.breaker.seconds_left():.0f}s after repeated failures"
-            return CallOutcome(None, [message], None, 0.0)
+            return CallOutcome(None, [message], None, 0.0, failed=True)
         self.stats.calls += 1
-        outcome, kind = None, None
+        outcome = None
         try:
-            outcome, kind = await self._exchange(content)
+            outcome = await self._exchange(content, self._settings.timeout)
         finally:
             if outcome is None:  # cancelled: no verdict on the API's health
                 self.breaker.abandoned()
-        if kind in _FAILURE_KINDS:
+        if outcome.failed:
             self.stats.failures += 1
             self.breaker.failed(retry_after=outcome.retry_after if outcome.status in (429, 503) else None)
         else:
             self.breaker.succeeded()
         return outcome
 
-    async def _exchange(self, content: bytes) -> tuple[CallOutcome, str | None]:
+    async def _exchange(self, content: bytes, timeout: float) -> CallOutcome:
         http = self._open()
         started = time.perf_counter()
         try:
             # httpx's timeouts are per phase; this deadline covers the pool wait, connect, write and read.
-            with anyio.fail_after(self._settings.timeout):
-                async with http.stream("POST", self._url, content=content) as answer:
+            with anyio.fail_after(timeout):
+                async with http.stream("POST", self._url, content=content, timeout=timeout) as answer:
                     body = await self._read_capped(answer)
         except (TimeoutError, httpx.TimeoutException):
-            message = f"PureClarity did not answer within {self._settings.timeout:g}s"
+            message = f"PureClarity did not answer within {timeout:g}s"
             return self._outcome(started, None, None, [message], problem="timeout")
         except httpx.HTTPError as exc:
             message = f"could not reach PureClarity ({type(exc).__name__})"
@@ -210,7 +221,7 @@ class PureClarityClient:
         *,
         problem: str | None,
         retry_after: float | None = None,
-    ) -> tuple[CallOutcome, str | None]:
+    ) -> CallOutcome:
         latency_ms = (time.perf_counter() - started) * 1000
         if problem is not None:
             logger.warning(
@@ -220,4 +231,5 @@ class PureClarityClient:
                 latency_ms,
                 "; ".join(errors),
             )
-        return CallOutcome(answer, errors, status, latency_ms, retry_after), problem
+        failed = problem in _FAILURE_KINDS
+        return CallOutcome(answer, errors, status, latency_ms, retry_after, failed)

@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .client import PureClarityClient
 from .cookies import CookiePolicy
+from .outbox import Outbox, Resender
 from .personalization import STATE_KEY, Personalization, Runtime
 from .proxies import TrustedProxies
 from .settings import PureClaritySettings
@@ -37,11 +38,13 @@ class PureClarityMiddleware:
         self.settings = settings if settings is not None else PureClaritySettings()
         self.client = PureClarityClient(self.settings, transport=transport)
         self.stats = self.client.stats
+        self.resender = Resender(Outbox(self.settings.outbox_path), self.client)
         self._runtime = Runtime(
             settings=self.settings,
             client=self.client,
             cookies=CookiePolicy(self.settings),
             proxies=TrustedProxies(self.settings.trusted_proxies),
+            resender=self.resender,
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -87,18 +90,24 @@ class PureClarityMiddleware:
             headers.append("server-timing", f"pureclarity;dur={personalization.call_ms:.1f}")
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async def receive_and_start() -> Message:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await self.client.start()
-            return message
+        # The outbox worker lives as long as the app: started with it, drained before it stops.
+        async with anyio.create_task_group() as tasks:
 
-        async def send_and_close(message: Message) -> None:
-            if message["type"] in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
-                await self.client.aclose()
-            await send(message)
+            async def receive_and_start() -> Message:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await self.client.start()
+                    tasks.start_soon(self.resender.run)
+                return message
 
-        await self.app(scope, receive_and_start, send_and_close)
+            async def send_and_close(message: Message) -> None:
+                if message["type"] in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
+                    await self.resender.drain(self.settings.drain_timeout)
+                    await self.client.aclose()
+                    self.resender.outbox.close()
+                await send(message)
+
+            await self.app(scope, receive_and_start, send_and_close)
 
 
 def _mark_private(headers: MutableHeaders) -> None:

@@ -19,6 +19,7 @@ from starlette.types import Scope
 from .client import CallStats, PureClarityClient
 from .cookies import CookiePolicy, is_valid_id, read_cookies
 from .models import Zone, validate_event
+from .outbox import Resender
 from .proxies import TrustedProxies
 from .request_info import describe_request, is_known_bot, is_prefetch
 from .settings import CURRENCY_CODE, PureClaritySettings
@@ -60,6 +61,7 @@ class Runtime:
     client: PureClarityClient
     cookies: CookiePolicy
     proxies: TrustedProxies
+    resender: Resender
 
 
 class Personalization:
@@ -252,6 +254,11 @@ class Personalization:
 
         outcome = await self._runtime.client.call(body)
         self._call_ms = (self._call_ms or 0.0) + outcome.latency_ms
+        orders = [event for event in events if event["name"] == "order"]
+        if outcome.failed and orders:
+            # Safe to send again (PureClarity drops a repeated orderid); the rest of the call is not.
+            kept = {key: value for key, value in body.items() if key not in ("events", "zones")}
+            self._runtime.resender.queue(kept | {"events": orders})
         self._last_call = CallRecord(events, zones, outcome.status, outcome.latency_ms, outcome.errors)
 
         answer = outcome.response

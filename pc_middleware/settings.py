@@ -48,8 +48,10 @@ class PureClaritySettings(BaseSettings):
     max_response_bytes: int = Field(default=262_144, ge=1024)
     skip_bots: bool = False
     server_timing: bool = False
+    outbox_path: str | None = None
+    drain_timeout: float = Field(default=5.0, ge=0)
 
-    @field_validator("access_key", "secret_key", "base_url", "currency", "cookie_domain", mode="before")
+    @field_validator("access_key", "secret_key", "base_url", "currency", "cookie_domain", "outbox_path", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         # `export PURECLARITY_CURRENCY=` means "not set", not "set to nothing".

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import logging
 import time
 
@@ -260,6 +261,8 @@ def test_200_concurrent_pages_stay_on_time_and_the_pool_recovers_after_the_storm
     app = Starlette(routes=[Route("/", zones_page)], middleware=[Middleware(PureClarityMiddleware, settings=settings)])
     pureclarity_emulator_server.inject(hang=True)
 
+    errors: list[tuple[str, ...]] = []
+
     async def storm(url: str) -> list[float]:
         times: list[float] = []
         limits = httpx.Limits(max_connections=200)
@@ -269,7 +272,7 @@ def test_200_concurrent_pages_stay_on_time_and_the_pool_recovers_after_the_storm
                 started = time.perf_counter()
                 page = await client.get("/")
                 times.append(time.perf_counter() - started)
-                assert page.json()["errors"] == ["PureClarity did not answer within 0.5s"]
+                errors.append(tuple(page.json()["errors"]))
 
             async with anyio.create_task_group() as tasks:
                 for _ in range(200):
@@ -282,6 +285,7 @@ def test_200_concurrent_pages_stay_on_time_and_the_pool_recovers_after_the_storm
         after = httpx.get(url).json()
 
     assert len(times) == 200
+    assert set(errors) == {("PureClarity did not answer within 0.5s",)}, collections.Counter(errors)
     assert max(times) < 0.5 + 3  # generous on 2 busy cores; make bench measures the real figure
     assert after == {"zones": ["HP-01"], "errors": []}
 
