@@ -36,6 +36,31 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
 
 
+class _SecretWatch(logging.Handler):
+    """Sees every log record of the whole run, from every thread, at every level."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.leaks: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = self.format(record)
+        if SECRET in text or "demo-secret" in text:
+            self.leaks.append(f"{record.name}: {text[:200]}")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_secret_in_any_log_line_of_the_run() -> Iterator[None]:
+    watch = _SecretWatch()
+    root = logging.getLogger()
+    root.addHandler(watch)
+    try:
+        yield
+    finally:
+        root.removeHandler(watch)
+    assert not watch.leaks, f"secret keys in log lines: {watch.leaks}"
+
+
 @pytest.fixture(autouse=True)
 def _secret_never_logged(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
     """Every test runs with every logger at DEBUG, httpx's included; none may ever show the secret."""
