@@ -8,6 +8,8 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
 from pc_middleware import PureClarityMiddleware, PureClaritySettings
@@ -88,6 +90,15 @@ def shop(*routes: BaseRoute, fake: FakePureClarity, **overrides: Any) -> Starlet
     """A Starlette app with the middleware, talking to ``fake``."""
     middleware = Middleware(PureClarityMiddleware, settings=make_settings(**overrides), transport=fake.transport)
     return Starlette(routes=list(routes), middleware=[middleware])
+
+
+async def zones_page(request: Request) -> Response:
+    """A page that tracks a page view, asks for HP-01 and shows what came back."""
+    pc = request.state.pureclarity
+    pc.track("page_view", {"page_type": "homepage"})
+    pc.add_zones("HP-01")
+    result = await pc.fetch()
+    return JSONResponse({"zones": sorted(result.zones), "errors": result.errors})
 
 
 def browser(app: Any, *, ip: str = "203.0.113.9", scheme: str = "http") -> httpx.AsyncClient:

@@ -9,22 +9,12 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .conftest import RETURNING, SECRET, SESSION_COOKIE, VISITOR_COOKIE, browser, set_cookies, shop
+from .conftest import RETURNING, SECRET, SESSION_COOKIE, VISITOR_COOKIE, browser, set_cookies, shop, zones_page
 from .fake_api import FakePureClarity, product
 
 pytestmark = pytest.mark.anyio
-
-
-async def zones_page(request: Request) -> Response:
-    pc = request.state.pureclarity
-    pc.track("page_view", {"page_type": "homepage"})
-    pc.add_zones("HP-01")
-    result = await pc.fetch()
-    return JSONResponse({"zones": sorted(result.zones), "errors": result.errors})
 
 
 async def visit(fake: FakePureClarity, *, headers: dict[str, str] | None = None, **settings: Any) -> httpx.Response:

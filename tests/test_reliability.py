@@ -19,7 +19,7 @@ from pc_middleware import PureClarityMiddleware
 from pc_middleware.breaker import CircuitBreaker
 from pc_middleware.testing import EmulatorHandle, serve_in_thread
 
-from .conftest import RETURNING, browser, make_settings, set_cookies, shop
+from .conftest import RETURNING, browser, make_settings, set_cookies, shop, zones_page
 from .fake_api import FakePureClarity
 
 # --- the breaker on its own, with a clock we move -------------------------------------------------
@@ -86,14 +86,6 @@ def test_an_abandoned_probe_frees_the_slot() -> None:
 
 
 # --- the breaker in the middleware ---------------------------------------------------------------
-
-
-async def zones_page(request: Request) -> Response:
-    pc = request.state.pureclarity
-    pc.track("page_view", {"page_type": "homepage"})
-    pc.add_zones("HP-01")
-    result = await pc.fetch()
-    return JSONResponse({"zones": sorted(result.zones), "errors": result.errors})
 
 
 @pytest.mark.anyio
