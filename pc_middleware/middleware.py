@@ -91,6 +91,7 @@ class PureClarityMiddleware:
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         # The outbox worker lives as long as the app: started with it, drained before it stops.
+        failure: Exception | None = None
         async with anyio.create_task_group() as tasks:
 
             async def receive_and_start() -> Message:
@@ -107,7 +108,15 @@ class PureClarityMiddleware:
                     self.resender.outbox.close()
                 await send(message)
 
-            await self.app(scope, receive_and_start, send_and_close)
+            try:
+                await self.app(scope, receive_and_start, send_and_close)
+            except Exception as exc:  # raised again below as itself, not inside the task group's ExceptionGroup
+                failure = exc
+            finally:
+                # However the app's lifespan ended (a failed startup included), the worker ends with it.
+                tasks.cancel_scope.cancel()
+        if failure is not None:
+            raise failure
 
 
 def _mark_private(headers: MutableHeaders) -> None:

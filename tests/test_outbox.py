@@ -162,3 +162,19 @@ async def test_without_a_lifespan_the_outbox_still_empties_on_asyncio(pureclarit
 
 def _client(app: Any) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://shop.test")
+
+
+async def test_a_failed_startup_does_not_leave_the_worker_holding_the_server(
+    pureclarity_emulator: EmulatorHandle,
+) -> None:
+    from contextlib import asynccontextmanager
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> Any:
+        raise RuntimeError("database unreachable")
+        yield
+
+    middleware = PureClarityMiddleware(Starlette(lifespan=lifespan), **pureclarity_emulator.middleware_options)
+    with anyio.fail_after(5), pytest.raises(RuntimeError, match="database unreachable"):
+        async with LifespanManager(middleware):
+            pass
