@@ -89,6 +89,7 @@ class PureClarityClient:
         self._transport = transport
         self._url = settings.api_url + ENDPOINT
         self._http: httpx.AsyncClient | None = None
+        self._slots: anyio.Semaphore | None = None
         self._pid = 0
         self.breaker = CircuitBreaker(settings.breaker_threshold, settings.breaker_cooldown)
         self.stats = CallStats()
@@ -101,6 +102,10 @@ class PureClarityClient:
         # --preload) would share its sockets with every worker.
         pid = os.getpid()
         if self._http is None or self._pid != pid:
+            # Calls queue for a connection here, not in httpx's pool: its waiting list costs time
+            # for every waiter on every change (encode/httpx#3215), which under a storm of timeouts
+            # held pages well past the deadline. A semaphore wait is cheap to cancel.
+            self._slots = anyio.Semaphore(self._settings.max_connections)
             self._http = httpx.AsyncClient(
                 transport=self._transport,
                 timeout=httpx.Timeout(self._settings.timeout),
@@ -152,11 +157,12 @@ class PureClarityClient:
 
     async def _exchange(self, content: bytes, timeout: float) -> CallOutcome:
         http = self._open()
+        assert self._slots is not None
         started = time.perf_counter()
         try:
-            # httpx's timeouts are per phase; this deadline covers the pool wait, connect, write and read.
+            # httpx's timeouts are per phase; this deadline covers the wait for a connection, connect, write and read.
             with anyio.fail_after(timeout):
-                async with http.stream("POST", self._url, content=content, timeout=timeout) as answer:
+                async with self._slots, http.stream("POST", self._url, content=content, timeout=timeout) as answer:
                     body = await self._read_capped(answer)
         except (TimeoutError, httpx.TimeoutException):
             message = f"PureClarity did not answer within {timeout:g}s"
