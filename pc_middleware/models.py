@@ -30,7 +30,6 @@ from pydantic import (
 )
 
 __all__ = [
-    "EVENT_NAMES",
     "PAGE_TYPES",
     "InvalidEventError",
     "ProductItem",
@@ -172,7 +171,6 @@ _EVENT_SCHEMAS: dict[str, type[_EventData]] = {
     "order": OrderData,
     "customer_details": CustomerDetailsData,
 }
-EVENT_NAMES = frozenset(_EVENT_SCHEMAS)
 
 
 def validate_event(name: str, data: Mapping[str, Any] | None) -> dict[str, Any]:
