@@ -59,8 +59,8 @@ SESSION_COOKIE = "shop_sid"
 
 
 def shop_session(request: Request) -> ShopSession:
-    sid = request.cookies.get(SESSION_COOKIE, "")
-    return SESSIONS.setdefault(sid, ShopSession()) if sid in SESSIONS else ShopSession()
+    """This browser's session, or a new one that ``with_session`` stores when the response goes out."""
+    return SESSIONS.get(request.cookies.get(SESSION_COOKIE, "")) or ShopSession()
 
 
 def currency_of(request: Request) -> str:
