@@ -132,11 +132,8 @@ class PureClarityClient:
         A ``background`` call (the outbox re-sending orders) waits longer, ignores the circuit
         breaker and leaves the page counters alone.
         """
-        secret = self._settings.secret_key.get_secret_value() if self._settings.secret_key else ""
-        payload = {"appId": self._settings.access_key, "secretKey": secret, **body}
-        content = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
         if background:
-            return await self._exchange(content, BACKGROUND_TIMEOUT)
+            return await self._exchange(self._encode(body), BACKGROUND_TIMEOUT)
         if not self.breaker.allow():
             self.stats.skipped_by_breaker += 1
             message = f"PureClarity calls are paused for {self.breaker.seconds_left():.0f}s after repeated failures"
@@ -144,7 +141,7 @@ class PureClarityClient:
         self.stats.calls += 1
         outcome = None
         try:
-            outcome = await self._exchange(content, self._settings.timeout)
+            outcome = await self._exchange(self._encode(body), self._settings.timeout)
         finally:
             if outcome is None:  # cancelled: no verdict on the API's health
                 self.breaker.abandoned()
@@ -154,6 +151,11 @@ class PureClarityClient:
         else:
             self.breaker.succeeded()
         return outcome
+
+    def _encode(self, body: dict[str, Any]) -> bytes:
+        secret = self._settings.secret_key.get_secret_value() if self._settings.secret_key else ""
+        payload = {"appId": self._settings.access_key, "secretKey": secret, **body}
+        return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
 
     async def _exchange(self, content: bytes, timeout: float) -> CallOutcome:
         http = self._open()
@@ -175,7 +177,6 @@ class PureClarityClient:
             return self._outcome(started, answer.status_code, None, [message], problem="too_large")
 
         status = answer.status_code
-        retry_after = _retry_after_seconds(answer.headers.get("retry-after"))
         content_type = answer.headers.get("content-type", "").split(";")[0].strip().lower()
         is_json = content_type == "application/json" or content_type.endswith("+json")
         parsed = self._parse(body) if is_json else None
@@ -192,6 +193,7 @@ class PureClarityClient:
         # IDs that come back beside an error are still the shopper's IDs: keep what parsed.
         message = f"PureClarity answered HTTP {status}"
         kind = "server_error" if status >= 500 or status == 429 else "http_status"
+        retry_after = _retry_after_seconds(answer.headers.get("retry-after"))
         return self._outcome(started, status, parsed, [message], problem=kind, retry_after=retry_after)
 
     async def _read_capped(self, answer: httpx.Response) -> bytes:

@@ -119,7 +119,10 @@ def pureclarity_emulator_server(
     app = create_app(pureclarity_emulator_config)
     with serve_in_thread(app) as url:
         handle = EmulatorHandle(app, app.state.emulator, url)
+        settings = handle.settings
+        assert settings.access_key is not None
+        assert settings.secret_key is not None
         monkeypatch.setenv("PURECLARITY_BASE_URL", url)
-        monkeypatch.setenv("PURECLARITY_ACCESS_KEY", handle.settings.access_key or "")
-        monkeypatch.setenv("PURECLARITY_SECRET_KEY", handle.emulator.config.keys[handle.settings.access_key or ""])
+        monkeypatch.setenv("PURECLARITY_ACCESS_KEY", settings.access_key)
+        monkeypatch.setenv("PURECLARITY_SECRET_KEY", settings.secret_key.get_secret_value())
         yield handle

@@ -15,31 +15,23 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from pc_middleware import PureClarityMiddleware
 from pc_middleware.testing import EmulatorHandle, serve_in_thread
 
+from .conftest import make_settings, zones_page
+
 TIMEOUT = 0.5
 ON_TIME = TIMEOUT + 1.5  # generous: the point is that no fault holds the page for long
 
 
-async def product_page(request: Request) -> Response:
-    pc = request.state.pureclarity
-    pc.track("product_view", {"id": "P001"})
-    pc.add_zones("PP-01")
-    result = await pc.fetch()
-    return JSONResponse({"zones": sorted(result.zones), "errors": result.errors})
-
-
 @contextmanager
 def shop(base_url: str, **settings: Any) -> Iterator[tuple[str, PureClarityMiddleware]]:
-    from .conftest import make_settings
-
     settings = {"access_key": "demo", "secret_key": "demo-secret", "timeout": TIMEOUT, **settings}
     middleware = PureClarityMiddleware(
-        Starlette(routes=[Route("/", product_page)]), settings=make_settings(base_url=base_url, **settings)
+        Starlette(routes=[Route("/", zones_page)]), settings=make_settings(base_url=base_url, **settings)
     )
     with serve_in_thread(middleware) as url:
         yield url, middleware
