@@ -10,16 +10,21 @@ anything the API says back.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import os
 import time
+import urllib.request
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 import anyio
 import httpx
+import sniffio
 from pydantic import ValidationError
 
 from .breaker import CircuitBreaker
@@ -30,7 +35,12 @@ logger = logging.getLogger("pc_middleware")
 
 ENDPOINT = "/api/serverside"
 BACKGROUND_TIMEOUT = 10.0  # a re-sent order waits for no page
-_HEADERS = {"Content-Type": "application/json", "Accept": "application/json", "User-Agent": "pc-middleware"}
+_HEADERS = {
+    "Content-Type": "application/json",
+    "Accept": "application/json",
+    "Accept-Encoding": "gzip, deflate",
+    "User-Agent": "pc-middleware",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +80,32 @@ class _TooLarge(Exception):
 _FAILURE_KINDS = frozenset({"timeout", "network", "invalid_response", "too_large", "server_error"})
 
 
+def _deadline(seconds: float) -> contextlib.AbstractAsyncContextManager[object]:
+    # asyncio's own timeout costs a tenth of anyio's cancel scope on the path every call takes;
+    # both raise TimeoutError. Trio gets anyio's.
+    if sniffio.current_async_library() == "asyncio":
+        return asyncio.timeout(seconds)
+    return _anyio_deadline(seconds)
+
+
+@contextlib.asynccontextmanager
+async def _anyio_deadline(seconds: float) -> AsyncIterator[None]:
+    with anyio.fail_after(seconds):
+        yield
+
+
+def _phases(seconds: float) -> dict[str, float]:
+    return {"connect": seconds, "read": seconds, "write": seconds, "pool": seconds}
+
+
+def _proxy_from_environment(url: httpx.URL) -> str | None:
+    # What httpx.AsyncClient's trust_env would pick: HTTPS_PROXY, HTTP_PROXY or ALL_PROXY, unless NO_PROXY says not.
+    proxies = urllib.request.getproxies_environment()
+    if proxies.get("no") and urllib.request.proxy_bypass(url.host):
+        return None
+    return proxies.get(url.scheme) or proxies.get("all")
+
+
 def _retry_after_seconds(value: str | None) -> float | None:
     if not value:
         return None
@@ -82,49 +118,47 @@ def _retry_after_seconds(value: str | None) -> float | None:
 
 
 class PureClarityClient:
-    """Holds the one shared ``httpx.AsyncClient`` of this process and makes calls with it."""
+    """Holds the one connection pool of this process and makes calls with it."""
 
     def __init__(self, settings: PureClaritySettings, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self._settings = settings
-        self._transport = transport
-        self._url = settings.api_url + ENDPOINT
-        self._http: httpx.AsyncClient | None = None
+        self._given_transport = transport
+        self._url = httpx.URL(settings.api_url + ENDPOINT)  # parsed once, not per call
+        self._transport: httpx.AsyncBaseTransport | None = None
         self._slots: anyio.Semaphore | None = None
         self._pid = 0
         self.breaker = CircuitBreaker(settings.breaker_threshold, settings.breaker_cooldown)
         self.stats = CallStats()
 
     def __repr__(self) -> str:
-        return f"PureClarityClient(url={self._url!r}, timeout={self._settings.timeout})"
+        return f"PureClarityClient(url={str(self._url)!r}, timeout={self._settings.timeout})"
 
-    def _open(self) -> httpx.AsyncClient:
-        # Created in the serving process on first need: a client made before a fork (gunicorn
+    def _open(self) -> httpx.AsyncBaseTransport:
+        # Created in the serving process on first need: a pool made before a fork (gunicorn
         # --preload) would share its sockets with every worker.
         pid = os.getpid()
-        if self._http is None or self._pid != pid:
+        if self._transport is None or self._pid != pid:
             # Calls queue for a connection here, not in httpx's pool: its waiting list costs time
             # for every waiter on every change (encode/httpx#3215), which under a storm of timeouts
             # held pages well past the deadline. A semaphore wait is cheap to cancel.
             self._slots = anyio.Semaphore(self._settings.max_connections)
-            self._http = httpx.AsyncClient(
-                transport=self._transport,
-                timeout=httpx.Timeout(self._settings.timeout),
+            self._transport = self._given_transport or httpx.AsyncHTTPTransport(
                 limits=httpx.Limits(
                     max_connections=self._settings.max_connections,
                     max_keepalive_connections=self._settings.max_connections,
                 ),
-                headers=_HEADERS,
+                proxy=_proxy_from_environment(self._url),
             )
             self._pid = pid
-        return self._http
+        return self._transport
 
     async def start(self) -> None:
         self._open()
 
     async def aclose(self) -> None:
-        http, self._http = self._http, None
-        if http is not None and self._pid == os.getpid():
-            await http.aclose()
+        transport, self._transport = self._transport, None
+        if transport is not None and self._pid == os.getpid():
+            await transport.aclose()
 
     async def call(self, body: dict[str, Any], *, background: bool = False) -> CallOutcome:
         """Send one request body (without the keys, which are added here) and never raise.
@@ -158,14 +192,23 @@ class PureClarityClient:
         return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
 
     async def _exchange(self, content: bytes, timeout: float) -> CallOutcome:
-        http = self._open()
+        transport = self._open()
         assert self._slots is not None
+        # Straight to the transport: a client's cookie jar, redirects and auth are all unwanted
+        # here (a jar would even carry one shopper's cookies from the API to the next shopper).
+        request = httpx.Request(
+            "POST", self._url, headers=_HEADERS, content=content, extensions={"timeout": _phases(timeout)}
+        )
         started = time.perf_counter()
+        answer: httpx.Response | None = None
         try:
             # httpx's timeouts are per phase; this deadline covers the wait for a connection, connect, write and read.
-            with anyio.fail_after(timeout):
-                async with self._slots, http.stream("POST", self._url, content=content, timeout=timeout) as answer:
+            async with _deadline(timeout), self._slots:
+                answer = await transport.handle_async_request(request)
+                try:
                     body = await self._read_capped(answer)
+                finally:
+                    await answer.aclose()
         except (TimeoutError, httpx.TimeoutException):
             message = f"PureClarity did not answer within {timeout:g}s"
             return self._outcome(started, None, None, [message], problem="timeout")
@@ -174,7 +217,8 @@ class PureClarityClient:
             return self._outcome(started, None, None, [message], problem="network")
         except _TooLarge:
             message = f"PureClarity's answer was larger than {self._settings.max_response_bytes} bytes"
-            return self._outcome(started, answer.status_code, None, [message], problem="too_large")
+            status = answer.status_code if answer is not None else None
+            return self._outcome(started, status, None, [message], problem="too_large")
 
         status = answer.status_code
         content_type = answer.headers.get("content-type", "").split(";")[0].strip().lower()

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date
-from typing import Annotated, Any, Literal, Self, get_args
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self, get_args
 
 from pydantic import (
     AfterValidator,
@@ -22,8 +22,8 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    OnErrorOmit,
     PlainValidator,
-    TypeAdapter,
     ValidationError,
     field_validator,
     model_validator,
@@ -241,17 +241,24 @@ class ProductItem(BaseModel):
         return value if isinstance(value, str) else None
 
 
-def _valid_only(adapter: TypeAdapter[Any], values: list[Any]) -> list[Any]:
-    kept = []
-    for value in values:
-        try:
-            kept.append(adapter.validate_python(value))
-        except ValidationError:
-            continue
-    return kept
+def _empty_list(_: object) -> list[Any]:
+    return []
 
 
-_ITEM = TypeAdapter(ProductItem)
+def _empty_dict(_: object) -> dict[str, Any]:
+    return {}
+
+
+def _or_empty(container: Any, empty: Callable[[object], object]) -> Any:
+    # A bad element is dropped on its own (OnErrorOmit) and anything that is not the container at
+    # all becomes an empty one; valid input never leaves pydantic-core, so an answer is one pass.
+    return Annotated[container | Annotated[Any, AfterValidator(empty)], Field(union_mode="left_to_right")]
+
+
+if TYPE_CHECKING:
+    _Items = list[ProductItem]
+else:
+    _Items = _or_empty(list[OnErrorOmit[ProductItem]], _empty_list)
 
 
 class Zone(BaseModel):
@@ -261,16 +268,14 @@ class Zone(BaseModel):
 
     title: str | None = None
     type: str | None = None
-    items: list[ProductItem] = Field(default_factory=list)
+    items: _Items = Field(default_factory=list)
     html: str | None = None
 
-    @field_validator("items", mode="before")
-    @classmethod
-    def _drop_bad_items(cls, value: object) -> list[Any]:
-        return _valid_only(_ITEM, value) if isinstance(value, list) else []
 
-
-_ZONE = TypeAdapter(Zone)
+if TYPE_CHECKING:
+    _Zones = dict[str, Zone]
+else:
+    _Zones = _or_empty(dict[str, OnErrorOmit[Zone]], _empty_dict)
 
 
 class ServerSideResponse(BaseModel):
@@ -281,7 +286,7 @@ class ServerSideResponse(BaseModel):
     visitor_id: str | None = Field(default=None, alias="visitorId")
     session_id: str | None = Field(default=None, alias="sessionId")
     errors: list[str] = Field(default_factory=list)
-    zones: dict[str, Zone] = Field(default_factory=dict)
+    zones: _Zones = Field(default_factory=dict)
 
     @field_validator("visitor_id", "session_id", mode="before")
     @classmethod
@@ -296,16 +301,3 @@ class ServerSideResponse(BaseModel):
         return (
             [str(error) for error in value if isinstance(error, str | int | float)] if isinstance(value, list) else []
         )
-
-    @field_validator("zones", mode="before")
-    @classmethod
-    def _drop_bad_zones(cls, value: object) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            return {}
-        zones = {}
-        for zone_id, content in value.items():
-            try:
-                zones[str(zone_id)] = _ZONE.validate_python(content)
-            except ValidationError:
-                continue
-        return zones

@@ -9,9 +9,23 @@ from typing import Any
 import anyio
 import httpx
 import pytest
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Route
 
-from .conftest import RETURNING, SECRET, SESSION_COOKIE, VISITOR_COOKIE, browser, set_cookies, shop, zones_page
+from pc_middleware import PureClarityMiddleware
+
+from .conftest import (
+    RETURNING,
+    SECRET,
+    SESSION_COOKIE,
+    VISITOR_COOKIE,
+    browser,
+    make_settings,
+    set_cookies,
+    shop,
+    zones_page,
+)
 from .fake_api import FakePureClarity, product
 
 pytestmark = pytest.mark.anyio
@@ -168,3 +182,46 @@ async def test_a_secret_echoed_by_the_api_is_redacted_from_errors_and_logs(
 
     assert response.json()["errors"] == ["secretKey ********** is wrong"]
     assert SECRET not in caplog.text
+
+
+async def test_cookies_the_api_sets_are_never_sent_on_another_shoppers_call() -> None:
+    # One connection pool serves every shopper: a cookie jar in it would carry one shopper's
+    # API cookies (a load balancer's, say) into the next shopper's call.
+    cookie_headers: list[str | None] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        cookie_headers.append(request.headers.get("cookie"))
+        return httpx.Response(200, json={"zones": {}}, headers={"set-cookie": "AWSALB=shopper-one; Path=/"})
+
+    middleware = Middleware(PureClarityMiddleware, settings=make_settings(), transport=httpx.MockTransport(answer))
+    async with browser(Starlette(routes=[Route("/", zones_page)], middleware=[middleware])) as first_shopper:
+        await first_shopper.get("/")
+    async with browser(Starlette(routes=[Route("/", zones_page)], middleware=[middleware])) as second_shopper:
+        await second_shopper.get("/")
+
+    assert cookie_headers == [None, None]
+
+
+def test_proxy_variables_apply_to_calls_as_they_would_to_an_httpx_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pc_middleware.client import _proxy_from_environment
+
+    api = httpx.URL("https://api-eu-w-1.pureclarity.net/api/serverside")
+    for name in (
+        "HTTPS_PROXY",
+        "HTTP_PROXY",
+        "ALL_PROXY",
+        "NO_PROXY",
+        "https_proxy",
+        "http_proxy",
+        "all_proxy",
+        "no_proxy",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    assert _proxy_from_environment(api) is None
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    assert _proxy_from_environment(api) == "http://proxy.internal:3128"
+    assert _proxy_from_environment(httpx.URL("http://127.0.0.1:8801/api/serverside")) is None
+
+    monkeypatch.setenv("NO_PROXY", ".pureclarity.net")
+    assert _proxy_from_environment(api) is None

@@ -513,13 +513,23 @@ async def test_lifespan_passes_through_and_opens_then_closes_the_client(fake: Fa
         startup_seen.append(True)
         yield
 
-    middleware = PureClarityMiddleware(Starlette(lifespan=lifespan), settings=make_settings(), transport=fake.transport)
-    assert middleware.client._http is None
+    closed: list[bool] = []
+
+    class RecordingTransport(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            return await fake.transport.handle_async_request(request)
+
+        async def aclose(self) -> None:
+            closed.append(True)
+
+    middleware = PureClarityMiddleware(
+        Starlette(lifespan=lifespan), settings=make_settings(), transport=RecordingTransport()
+    )
+    assert middleware.client._transport is None
 
     async with LifespanManager(middleware):
         assert startup_seen == [True]
-        assert middleware.client._http is not None
-        http = middleware.client._http
+        assert middleware.client._transport is not None
 
-    assert middleware.client._http is None
-    assert http.is_closed
+    assert middleware.client._transport is None
+    assert closed == [True]

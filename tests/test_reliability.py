@@ -282,10 +282,10 @@ def test_200_concurrent_pages_stay_on_time_and_the_pool_recovers_after_the_storm
     assert after == {"zones": ["HP-01"], "errors": []}
 
 
-def test_the_client_is_made_anew_in_a_forked_process(monkeypatch: pytest.MonkeyPatch, fake: FakePureClarity) -> None:
+def test_the_connection_pool_is_made_anew_in_a_forked_process(monkeypatch: pytest.MonkeyPatch) -> None:
     import os
 
-    middleware = PureClarityMiddleware(Starlette(), settings=make_settings(), transport=fake.transport)
+    middleware = PureClarityMiddleware(Starlette(), settings=make_settings())
     parent = middleware.client._open()
     monkeypatch.setattr(os, "getpid", lambda: -1)
     child = middleware.client._open()
