@@ -1,0 +1,1 @@
+"""``make bench``: the benchmark suite. Not part of ``make test``; see docs/benchmarks.md."""
