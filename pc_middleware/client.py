@@ -53,6 +53,7 @@ class CallOutcome:
     latency_ms: float = 0.0
     retry_after: float | None = None
     failed: bool = False  # the API was unwell or not asked (circuit open): worth trying again later
+    kind: str | None = None  # what went wrong, as logged: "timeout", "network", "rejected", "server_error", ...
 
     @property
     def zones_usable(self) -> bool:
@@ -171,7 +172,7 @@ class PureClarityClient:
         if not self.breaker.allow():
             self.stats.skipped_by_breaker += 1
             message = f"PureClarity calls are paused for {self.breaker.seconds_left():.0f}s after repeated failures"
-            return CallOutcome(None, [message], None, 0.0, failed=True)
+            return CallOutcome(None, [message], None, 0.0, failed=True, kind="circuit_open")
         self.stats.calls += 1
         outcome = None
         try:
@@ -284,4 +285,4 @@ class PureClarityClient:
                 "; ".join(errors),
             )
         failed = problem in _FAILURE_KINDS
-        return CallOutcome(answer, errors, status, latency_ms, retry_after, failed)
+        return CallOutcome(answer, errors, status, latency_ms, retry_after, failed, problem)
