@@ -49,8 +49,8 @@ _ID_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 # when it is pressed, as PureClarity's ``onmousedown`` convention does, and on keyboard activation.
 _CLICK_TRACKING_JS = Markup("""(function () {
   function track(event) {
-    var card = event.target instanceof Element ? event.target.closest("[data-pureclarity-click]") : null;
-    if (card) Function(card.getAttribute("data-pureclarity-click"))();
+    var link = event.target instanceof Element ? event.target.closest("[data-pureclarity-click]") : null;
+    if (link) Function(link.getAttribute("data-pureclarity-click"))();
   }
   document.addEventListener("mousedown", track, true);
   document.addEventListener("click", function (event) { if (event.detail === 0) track(event); }, true);
