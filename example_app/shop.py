@@ -26,21 +26,14 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from pc_middleware import Personalization, PureClarityMiddleware, PureClaritySettings, get_personalization
+from pc_middleware.jinja import register_pureclarity, safe_url
 
 from .catalog import CATALOG, CURRENCIES, money, unit_price
 from .images import BANNER_SVG, product_svg
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
-
-
-def safe_url(value: object) -> str:
-    """Only http(s) and site-relative links reach an href or src; anything else becomes '#'."""
-    text = str(value or "")
-    return text if re.match(r"^(https?://|/(?!/))", text) else "#"
-
-
-templates.env.filters["safe_url"] = safe_url
+register_pureclarity(templates, allow_html=True)  # the demo trusts its own html zones: a banner
 templates.env.filters["money"] = money
 templates.env.filters["pretty_json"] = lambda value: json.dumps(value, indent=2, ensure_ascii=False)
 
@@ -286,7 +279,7 @@ async def sign_out(request: Request) -> Response:
 async def settings_switch(request: Request) -> Response:
     """Currency and the debug panel: both remembered in plain cookies."""
     target = request.headers.get("referer", "/")
-    response = RedirectResponse(target if safe_url(target) != "#" else "/", status_code=303)
+    response = RedirectResponse(safe_url(target) or "/", status_code=303)
     if request.query_params.get("currency") in CURRENCIES:
         response.set_cookie("shop_currency", request.query_params["currency"], samesite="lax")
     if "debug" in request.query_params:

@@ -275,8 +275,7 @@ class Personalization:
 
 
 def get_personalization(conn: HTTPConnection) -> Personalization:
-    """The request's ``Personalization``; also a FastAPI dependency:
-    ``Annotated[Personalization, Depends(get_personalization)]``."""
+    """The request's ``Personalization``; also a FastAPI dependency, as ``pc_middleware.fastapi.PersonalizationDep``."""
     personalization = conn.scope.get("state", {}).get(STATE_KEY)
     if not isinstance(personalization, Personalization):
         raise RuntimeError(

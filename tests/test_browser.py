@@ -71,7 +71,8 @@ def pc_cookies(page: Page) -> dict[str, str]:
 
 
 def zone_products(page: Page, zone_id: str) -> list[str]:
-    return page.locator(f'[data-zone="{zone_id}"] .card').evaluate_all("cards => cards.map(c => c.dataset.product)")
+    cards = page.locator(f'[data-pureclarity-zone="{zone_id}"] .pureclarity-card')
+    return cards.evaluate_all("cards => cards.map(c => c.dataset.pureclarityProduct)")
 
 
 def test_a_shopper_walks_the_shop_and_the_zones_follow(
@@ -80,13 +81,13 @@ def test_a_shopper_walks_the_shop_and_the_zones_follow(
     page.goto(f"{shop}/")
     assert len(zone_products(page, "HP-01")) == 4
     assert zone_products(page, "HP-02") == []  # nothing viewed yet
-    assert "Free delivery" in page.locator('[data-zone="HP-03"]').inner_text()
+    assert "Free delivery" in page.locator('[data-pureclarity-zone="HP-03"]').inner_text()
     ids = pc_cookies(page)
     assert set(ids) == {"pc_v_demo", "pc_sessid_demo"}
 
     page.goto(f"{shop}/product/P013")
     assert zone_products(page, "PP-02") == ["P014", "P017", "P018"]  # the feed's associated products
-    card = page.locator('[data-zone="PP-02"] .card[data-product="P014"] a')
+    card = page.locator('[data-pureclarity-zone="PP-02"] [data-pureclarity-product="P014"] a')
     card.dispatch_event("mousedown")
     assert page.evaluate("window._pcClicks") == [["zoneclick", {"zone": "PP-02", "id": "P014"}]]
     card.click()
@@ -118,6 +119,14 @@ def test_a_shopper_walks_the_shop_and_the_zones_follow(
     assert len(orders) == 1
     assert orders[0]["data"]["email"] == "ann@example.com"
     assert orders[0]["data"]["items"] == [{"id": "P014", "qty": 1, "unitprice": 4.5}]
+
+
+def test_a_zone_card_opened_from_the_keyboard_is_tracked_once(page: Page, shop: str) -> None:
+    page.goto(f"{shop}/product/P013")
+    page.evaluate("document.addEventListener('click', event => event.preventDefault())")  # stay on the page
+    page.focus('[data-pureclarity-zone="PP-02"] [data-pureclarity-product="P014"] a')
+    page.keyboard.press("Enter")
+    assert page.evaluate("window._pcClicks") == [["zoneclick", {"zone": "PP-02", "id": "P014"}]]
 
 
 def test_what_one_shopper_views_shapes_what_the_next_is_shown(browser: Browser, shop: str) -> None:

@@ -65,7 +65,7 @@ def test_one_command_starts_the_emulator_and_the_shop_and_one_ctrl_c_stops_both(
     try:
         home = wait_for_page(f"http://127.0.0.1:{shop_port}/")
         assert home.status_code == 200
-        assert 'data-zone="HP-01"' in home.text
+        assert 'data-pureclarity-zone="HP-01"' in home.text
         assert "pc_v_demo" in home.cookies
         assert is_listening(emulator_port)
     finally:

@@ -71,13 +71,19 @@ async def test_hostile_zone_content_is_escaped_and_unsafe_links_are_dropped() ->
     hostile = {
         "Id": "X1",
         "Title": '<script>alert("title")</script>',
-        "Link": "javascript:alert(1)",
+        "Link": "/product/P001",
         "Image": "//evil.example/track.gif",
         "DisplayPrice": "<b>£1</b>",
         "clickEvt": '"><script>alert(2)</script>',
     }
+    unsafe_link = hostile | {"Id": "X2", "Link": "javascript:alert(1)"}
     fake.answer = lambda body: httpx.Response(
-        200, json={"visitorId": "v", "sessionId": "s", "zones": {"HP-01": {"title": "<i>Hot</i>", "items": [hostile]}}}
+        200,
+        json={
+            "visitorId": "v",
+            "sessionId": "s",
+            "zones": {"HP-01": {"title": "<i>Hot</i>", "items": [hostile, unsafe_link]}},
+        },
     )
     app = create_app(settings=make_settings(), transport=fake.transport)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://shop.test") as client:
@@ -86,7 +92,9 @@ async def test_hostile_zone_content_is_escaped_and_unsafe_links_are_dropped() ->
     assert "<script>alert" not in page
     assert "&lt;script&gt;alert(&#34;title&#34;)&lt;/script&gt;" in page
     assert "&lt;i&gt;Hot&lt;/i&gt;" in page
-    assert 'href="#"' in page
-    assert 'src="#"' in page
+    assert "&lt;b&gt;£1&lt;/b&gt;" in page
+    assert 'data-pureclarity-product="X1"' in page
+    assert 'data-pureclarity-product="X2"' not in page  # no safe link: no card
     assert "javascript:" not in page
-    assert 'onmousedown="&#34;&gt;&lt;script&gt;alert(2)&lt;/script&gt;"' in page
+    assert "evil.example" not in page
+    assert 'data-pureclarity-click="&#34;&gt;&lt;script&gt;alert(2)&lt;/script&gt;"' in page
