@@ -77,6 +77,7 @@ class PureClarityMiddleware:
                     await personalization.send_unsent_events()
 
     async def _before_headers(self, personalization: Personalization, scope: Scope, message: Message) -> None:
+        await personalization.settle()  # a prefetched call may be bringing a new shopper's IDs
         if personalization.has_unsent_events and not personalization.knows_both_ids:
             # A new shopper: the call must come back before the headers go, so its IDs become cookies.
             await personalization.send_unsent_events()

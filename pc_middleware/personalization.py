@@ -7,12 +7,14 @@ cookies when the response starts. Nothing here is shared between requests.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
+import sniffio
 from starlette.requests import HTTPConnection
 from starlette.types import Scope
 
@@ -78,6 +80,7 @@ class Personalization:
         "_last_call",
         "_lock",
         "_mode",
+        "_prefetched",
         "_result",
         "_runtime",
         "_scope",
@@ -99,6 +102,7 @@ class Personalization:
         self._lock: anyio.Lock | None = None
         self._mode: int | None = None
         self._call_ms: float | None = None  # time spent in calls, for Server-Timing
+        self._prefetched: anyio.Event | None = None  # set when the call prefetch() started is over
 
     def __repr__(self) -> str:
         return f"<Personalization events={len(self._events)} zones={self._zones!r} fetched={self._fetched}>"
@@ -157,6 +161,26 @@ class Personalization:
         await self._send_pending()
         return self._result or self._empty_result()
 
+    def prefetch(self) -> None:
+        """Start the call for what is registered so far, and return at once without waiting.
+
+        The page does its own work while PureClarity answers; a later ``await fetch()`` returns
+        this call's result. Anything registered after this goes out with the next call. The call
+        starts at the handler's next ``await``; it runs beside the handler, bounded by the timeout.
+        """
+        if self._what_may_go() == _SILENT or not (self._events or self._zones):
+            return
+        self._fetched = True
+        done = self._prefetched = anyio.Event()
+
+        async def call_then_signal() -> None:
+            try:
+                await self._send_pending()
+            finally:
+                done.set()
+
+        start_beside(call_then_signal)
+
     def forget(self) -> None:
         """The shopper signed out: send no IDs from now on and delete both cookies.
 
@@ -181,6 +205,11 @@ class Personalization:
     def personalised(self) -> bool:
         """Whether the response depends on this shopper: it must not be shared by a cache."""
         return self._fetched or self._ids_from_api or self._forgotten
+
+    async def settle(self) -> None:
+        """Wait until a call ``prefetch()`` started is over: its IDs may become cookies."""
+        if self._prefetched is not None:
+            await self._prefetched.wait()
 
     async def send_unsent_events(self) -> None:
         """Send events that no fetch() took; zones nobody fetched are not worth a call."""
@@ -272,6 +301,22 @@ class Personalization:
         if answer is not None and outcome.zones_usable:
             merged.update(answer.zones)
         self._result = PersonalizationResult(merged, outcome.errors, *self._current_ids())
+
+
+_BESIDE: set[asyncio.Task[None]] = set()  # strong references, so a running call is not collected
+
+
+def start_beside(function: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Run ``function`` beside the current task. No task group is opened per request (that would
+    cost every request, used or not); the call is bounded by its own deadline instead."""
+    if sniffio.current_async_library() == "trio":
+        import trio
+
+        trio.lowlevel.spawn_system_task(function)
+    else:
+        task = asyncio.get_running_loop().create_task(function())
+        _BESIDE.add(task)
+        task.add_done_callback(_BESIDE.discard)
 
 
 def get_personalization(conn: HTTPConnection) -> Personalization:
