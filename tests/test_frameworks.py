@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import pytest
+from asgi_lifespan import LifespanManager, LifespanNotSupported
 from django.conf import settings as django_settings
 from django.core.asgi import get_asgi_application
 from django.core.handlers.asgi import ASGIRequest
@@ -25,7 +26,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from pc_middleware import Personalization, PureClarityMiddleware, get_personalization, get_personalization_from_scope
 
@@ -114,7 +115,7 @@ async def django_product(request: ASGIRequest, product_id: str) -> HttpResponse:
 urlpatterns = [path("product/<str:product_id>", django_product)]  # this module is Django's URLconf
 
 
-def django_app(fake: FakePureClarity) -> PureClarityMiddleware:
+def django_asgi_application() -> Any:
     # Django's settings are global to the process: configured once, only by this module, as the
     # smallest project that serves the page (no database, no apps, one middleware of its own).
     if not django_settings.configured:
@@ -123,7 +124,11 @@ def django_app(fake: FakePureClarity) -> PureClarityMiddleware:
             ALLOWED_HOSTS=["shop.test"],
             MIDDLEWARE=[f"{__name__}.prices_in_dollars"],
         )
-    return PureClarityMiddleware(get_asgi_application(), **middleware_options(fake))
+    return get_asgi_application()
+
+
+def django_app(fake: FakePureClarity) -> PureClarityMiddleware:
+    return PureClarityMiddleware(django_asgi_application(), **middleware_options(fake))
 
 
 FRAMEWORKS: dict[str, Callable[[FakePureClarity], Any]] = {
@@ -176,3 +181,20 @@ async def test_litestar_handlers_can_take_the_object_as_a_dependency(fake: FakeP
 
     assert response.json() == {"PP-01": ["Product PP-01-1"]}
     assert fake.bodies[0]["events"][1] == {"name": "product_view", "data": {"id": "P1"}}
+
+
+async def test_django_refuses_the_lifespan_but_mounted_in_starlette_it_gets_one(fake: FakePureClarity) -> None:
+    with pytest.raises(LifespanNotSupported) as refused:
+        async with LifespanManager(django_app(fake)):
+            pass
+    assert str(refused.value.__cause__) == "Django can only handle ASGI/HTTP connections, not lifespan."
+
+    mounted = Starlette(
+        routes=[Mount("/", app=django_asgi_application())],
+        middleware=[Middleware(PureClarityMiddleware, **middleware_options(fake))],
+    )
+    async with LifespanManager(mounted), browser(mounted) as client:
+        response = await client.get("/product/P1")
+
+    assert response.json() == {"PP-01": ["Product PP-01-1"]}
+    assert fake.bodies[0]["currency"] == "USD"
