@@ -42,6 +42,13 @@ class RunningServer:
     process: subprocess.Popen[bytes]
     log: Path
 
+    def __enter__(self) -> RunningServer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.process.poll() is None:
+            self.stop()
+
     def stop(self) -> tuple[int, str]:
         """SIGTERM, as a process manager would; its exit code and everything it printed."""
         self.process.terminate()
@@ -53,36 +60,39 @@ class RunningServer:
             raise AssertionError(f"{self.name} did not stop within 15 s of SIGTERM:\n{self.log.read_text()}") from None
         return code, self.log.read_text()
 
+    def answers(self) -> bool:
+        """Wait until the server answers (True) or exits (False)."""
+        deadline = time.monotonic() + 30
+        while self.process.poll() is None:
+            try:
+                httpx.get(f"{self.url}/ready", timeout=2)
+                return True
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                self.stop()
+                raise AssertionError(f"{self.name} did not answer within 30 s:\n{self.log.read_text()}")
+            time.sleep(0.1)
+        return False
 
-def start(name: str, log: Path) -> RunningServer:
+
+def launch(name: str, log: Path) -> RunningServer:
+    """The server in a process of its own, with this process's environment (PURECLARITY_* included)."""
     port = free_port()
     command = [sys.executable, *(part.format(port=port) for part in COMMANDS[name])]
     with log.open("wb") as output:
         process = subprocess.Popen(command, cwd=ROOT, env=dict(os.environ), stdout=output, stderr=subprocess.STDOUT)
-    server = RunningServer(name, f"http://127.0.0.1:{port}", process, log)
-    deadline = time.monotonic() + 30
-    while True:
-        if process.poll() is not None:
-            raise AssertionError(f"{name} exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            if httpx.get(f"{server.url}/ready", timeout=2).status_code == 200:
-                return server
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            server.stop()
-            raise AssertionError(f"{name} did not answer within 30 s:\n{log.read_text()}")
-        time.sleep(0.1)
+    return RunningServer(name, f"http://127.0.0.1:{port}", process, log)
 
 
 @pytest.fixture(params=list(COMMANDS))
 def server(
     request: pytest.FixtureRequest, pureclarity_emulator_server: EmulatorHandle, tmp_path: Path
 ) -> Iterator[RunningServer]:
-    running = start(request.param, tmp_path / f"{request.param}.log")
-    yield running
-    if running.process.poll() is None:
-        running.stop()
+    """The shop under one of the servers, pointed at the emulator by the fixture's PURECLARITY_* variables."""
+    with launch(request.param, tmp_path / f"{request.param}.log") as running:
+        assert running.answers(), f"{request.param} exited:\n{running.log.read_text()}"
+        yield running
 
 
 def test_a_first_visit_gets_both_cookies_and_the_second_sends_them_back(
@@ -146,3 +156,21 @@ def test_the_lifespan_runs_through_the_middleware_and_the_server_stops_cleanly(s
     assert "shop lifespan: stopped" in printed
     assert "Traceback" not in printed
     assert "error" not in printed.lower()
+    assert "demo-secret" not in printed
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_without_keys_only_uvicorn_with_the_lifespan_on_refuses_to_start(name: str, tmp_path: Path) -> None:
+    # Starlette builds its middleware on the first call, the lifespan's: the settings error comes
+    # before the app has received anything, which hypercorn and granian take for "no lifespan support".
+    with launch(name, tmp_path / f"{name}.log") as server:  # conftest removed every PURECLARITY_* variable
+        if name == "uvicorn":
+            assert not server.answers()
+            assert server.process.returncode == 3
+            assert "PURECLARITY_ACCESS_KEY and PURECLARITY_SECRET_KEY must be set" in server.log.read_text()
+        else:
+            assert server.answers()
+            page = httpx.get(f"{server.url}/product/P013")
+            _, printed = server.stop()
+            assert page.status_code == 500
+            assert "continuing without Lifespan support" in printed
