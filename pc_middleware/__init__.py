@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from .middleware import PureClarityMiddleware
 from .models import InvalidEventError, ProductItem, Zone
-from .personalization import CallRecord, Personalization, PersonalizationResult, get_personalization
+from .personalization import (
+    CallRecord,
+    Personalization,
+    PersonalizationResult,
+    get_personalization,
+    get_personalization_from_scope,
+)
 from .settings import PureClaritySettings
 
 __version__ = "0.1.0"
@@ -20,4 +26,5 @@ __all__ = [
     "Zone",
     "__version__",
     "get_personalization",
+    "get_personalization_from_scope",
 ]

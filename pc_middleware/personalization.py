@@ -321,10 +321,17 @@ def start_beside(function: Callable[[], Coroutine[Any, Any, None]]) -> None:
 
 def get_personalization(conn: HTTPConnection) -> Personalization:
     """The request's ``Personalization``; also a FastAPI dependency, as ``pc_middleware.fastapi.PersonalizationDep``."""
-    personalization = conn.scope.get("state", {}).get(STATE_KEY)
+    return get_personalization_from_scope(conn.scope)
+
+
+def get_personalization_from_scope(scope: Mapping[str, Any]) -> Personalization:
+    """The same from a raw ASGI scope, for frameworks whose request is not Starlette's
+    (Django's ``request.scope``, Litestar's ``request.scope``, or plain ASGI apps)."""
+    personalization = scope.get("state", {}).get(STATE_KEY)
     if not isinstance(personalization, Personalization):
         raise RuntimeError(
             "request.state.pureclarity is missing: PureClarityMiddleware is not installed on this app "
-            "(add Middleware(PureClarityMiddleware) to the app's middleware list)"
+            "(add Middleware(PureClarityMiddleware) to the app's middleware list, or wrap the app: "
+            "PureClarityMiddleware(app))"
         )
     return personalization

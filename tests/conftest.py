@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -110,3 +111,10 @@ def browser(app: Any, *, ip: str = "203.0.113.9", scheme: str = "http") -> httpx
 def set_cookies(response: httpx.Response) -> list[str]:
     """The raw Set-Cookie header values, exactly as the middleware wrote them."""
     return response.headers.get_list("set-cookie")
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on now, for a server started in a subprocess."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

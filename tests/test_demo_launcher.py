@@ -13,13 +13,8 @@ import httpx
 
 from pc_middleware.testing import serve_in_thread
 
+from .conftest import free_port
 from .fake_api import FakePureClarity
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def is_listening(port: int) -> bool:
