@@ -78,12 +78,12 @@ class Personalization:
         "_ids",
         "_ids_from_api",
         "_last_call",
-        "_lock",
         "_mode",
         "_prefetched",
         "_result",
         "_runtime",
         "_scope",
+        "_turn",
         "_zones",
     )
 
@@ -99,7 +99,7 @@ class Personalization:
         self._ids: tuple[str | None, str | None] | None = None  # read from the cookies on first need
         self._ids_from_api = False
         self._last_call: CallRecord | None = None
-        self._lock: anyio.Lock | None = None
+        self._turn: anyio.Semaphore | None = None  # one call at a time per request, in the order asked
         self._mode: int | None = None
         self._call_ms: float | None = None  # time spent in calls, for Server-Timing
         self._prefetched: anyio.Event | None = None  # set when the call prefetch() started is over
@@ -171,11 +171,23 @@ class Personalization:
         if self._what_may_go() == _SILENT or not (self._events or self._zones):
             return
         self._fetched = True
+        events, zones = self._take_pending()  # what is registered from now on goes with the next call
+        turn = self._calls()
+        try:
+            turn.acquire_nowait()  # in the order asked: a fetch() right after this waits for this call
+            holding = True
+        except anyio.WouldBlock:
+            holding = False  # a call is already out: this one follows it
         done = self._prefetched = anyio.Event()
 
         async def call_then_signal() -> None:
             try:
-                await self._send_pending()
+                if not holding:
+                    await turn.acquire()
+                try:
+                    await self._call(events, zones)
+                finally:
+                    turn.release()
             finally:
                 done.set()
 
@@ -253,15 +265,23 @@ class Personalization:
 
     async def _send_pending(self) -> None:
         # One call at a time per request: a fetch that waited finds nothing new and makes none.
-        if self._lock is None:
-            self._lock = anyio.Lock()
-        async with self._lock:
+        async with self._calls():
             if self._events or self._zones:
-                await self._call()
+                await self._call(*self._take_pending())
 
-    async def _call(self) -> None:
-        events, self._events = self._events, []
-        zones, self._zones = self._zones, []
+    def _calls(self) -> anyio.Semaphore:
+        # A semaphore, not a lock: prefetch() takes its turn in the handler's task and the call
+        # started beside it gives the turn back.
+        if self._turn is None:
+            self._turn = anyio.Semaphore(1)
+        return self._turn
+
+    def _take_pending(self) -> tuple[list[dict[str, Any]], list[str]]:
+        events, zones = self._events, self._zones
+        self._events, self._zones = [], []
+        return events, zones
+
+    async def _call(self, events: list[dict[str, Any]], zones: list[str]) -> None:
         visitor_id, session_id = self._current_ids()
         body = describe_request(self._scope, self._runtime.proxies)
         if visitor_id is not None:
