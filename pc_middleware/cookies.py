@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from starlette.datastructures import MutableHeaders
+
 from .settings import PureClaritySettings
 
 # RFC 6265 section 4.1.1 cookie-octets, 1 to 256 of them: no controls, space, '"', ',', ';' or '\'.
@@ -66,3 +68,14 @@ class CookiePolicy:
     def expire_cookie_values(self, *, secure: bool) -> list[str]:
         """Set-Cookie values that delete both cookies (the shopper signed out)."""
         return [value + "; Secure" if secure else value for value in self._expired]
+
+
+def mark_private(headers: MutableHeaders) -> None:
+    """A personalised page must not be served to another shopper by a shared cache."""
+    vary = headers.get("vary")
+    if vary is None:
+        headers["vary"] = "Cookie"
+    elif vary.strip() != "*" and "cookie" not in {part.strip().lower() for part in vary.split(",")}:
+        headers["vary"] = f"{vary}, Cookie"
+    if "cache-control" not in headers:
+        headers["cache-control"] = "private"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import anyio
 import httpx
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .client import PureClarityClient
@@ -48,47 +47,28 @@ class PureClarityMiddleware:
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            await self._http(scope, receive, send)
-        elif scope["type"] == "lifespan":
-            await self._lifespan(scope, receive, send)
-        else:
-            await self.app(scope, receive, send)
-
-    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        personalization = Personalization(scope, self._runtime)
+        if scope["type"] != "http":
+            if scope["type"] == "lifespan":
+                await self._lifespan(scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
+            return
+        # Every request pays for what follows, used or not: it is kept to one small object (also
+        # the app's send, which looks at one flag) and one dict.
+        personalization = Personalization(scope, self._runtime, send)
         # A new state dict per request: servers may hand every request the same one (asgi-lifespan does).
-        scope = {**scope, "state": {**scope.get("state", {}), STATE_KEY: personalization}}
-
-        async def send_with_cookies(message: Message) -> None:
-            if message["type"] == "http.response.start" and (
-                personalization.personalised or personalization.has_unsent_events
-            ):
-                await self._before_headers(personalization, scope, message)
-            await send(message)
+        state = scope.get("state")
+        scope["state"] = {**state, STATE_KEY: personalization} if state else {STATE_KEY: personalization}
 
         try:
-            await self.app(scope, receive, send_with_cookies)
+            await self.app(scope, receive, personalization.send)
         finally:
-            if personalization.has_unsent_events:
+            if personalization.touched:
                 # The shopper's IDs are known (or the page failed): send the events now that the
                 # response is out, shielded so a cancelled request still delivers them, and bounded.
                 with anyio.CancelScope(shield=True):
-                    await personalization.send_unsent_events()
-
-    async def _before_headers(self, personalization: Personalization, scope: Scope, message: Message) -> None:
-        await personalization.settle()  # a prefetched call may be bringing a new shopper's IDs
-        if personalization.has_unsent_events and not personalization.knows_both_ids:
-            # A new shopper: the call must come back before the headers go, so its IDs become cookies.
-            await personalization.send_unsent_events()
-        message.setdefault("headers", [])  # ASGI allows it to be missing
-        headers = MutableHeaders(scope=message)
-        for value in personalization.set_cookie_values(secure=scope.get("scheme") == "https"):
-            headers.append("set-cookie", value)
-        if personalization.personalised:
-            _mark_private(headers)
-        if self.settings.server_timing and personalization.call_ms is not None:
-            headers.append("server-timing", f"pureclarity;dur={personalization.call_ms:.1f}")
+                    await personalization.finish()
+            personalization.end()
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         # The outbox worker lives as long as the app: started with it, drained before it stops.
@@ -118,14 +98,3 @@ class PureClarityMiddleware:
                 tasks.cancel_scope.cancel()
         if failure is not None:
             raise failure
-
-
-def _mark_private(headers: MutableHeaders) -> None:
-    """A personalised page must not be served to another shopper by a shared cache."""
-    vary = headers.get("vary")
-    if vary is None:
-        headers["vary"] = "Cookie"
-    elif vary.strip() != "*" and "cookie" not in {part.strip().lower() for part in vary.split(",")}:
-        headers["vary"] = f"{vary}, Cookie"
-    if "cache-control" not in headers:
-        headers["cache-control"] = "private"

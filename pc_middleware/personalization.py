@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
 import sniffio
+from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection
-from starlette.types import Scope
+from starlette.types import Message, Scope, Send
 
 from .client import CallStats, PureClarityClient
-from .cookies import CookiePolicy, is_valid_id, read_cookies
+from .cookies import CookiePolicy, is_valid_id, mark_private, read_cookies
 from .models import Zone, validate_event
 from .outbox import Resender
 from .proxies import TrustedProxies
@@ -28,6 +29,8 @@ from .settings import CURRENCY_CODE, PureClaritySettings
 
 STATE_KEY = "pureclarity"
 ZONES_PER_PAGE_VIEW = 8  # PureClarity bills every further 8 zones in one call as another page view
+
+_ENDED: Scope = {"type": "http", "method": "HEAD", "headers": []}
 
 # What a request may do, decided on first use: nothing, fetch zones only, or everything.
 _SILENT, _ZONES_ONLY, _FULL = 0, 1, 2
@@ -83,16 +86,26 @@ class Personalization:
         "_result",
         "_runtime",
         "_scope",
+        "_send",
         "_turn",
         "_zones",
+        "touched",
     )
 
-    def __init__(self, scope: Scope, runtime: Runtime) -> None:
+    def __init__(self, scope: Scope, runtime: Runtime, send: Send | None = None) -> None:
+        # Only what every request needs: the rest is set up on first use (``_begin``), so that a
+        # request whose handler never touches this pays for five attributes and nothing more.
         self._scope = scope
         self._runtime = runtime
+        self._send = send  # the server's send, when this object is also the app's (see ``send``)
+        self._mode: int | None = None  # what this request may send, decided on first use
+        self.touched = False  # whether the handler used this at all: if not, the middleware does nothing more
+
+    def _begin(self) -> int:
+        self.touched = True
         self._events: list[dict[str, Any]] = []
         self._zones: list[str] = []
-        self._currency = runtime.settings.currency
+        self._currency = self._runtime.settings.currency
         self._result: PersonalizationResult | None = None
         self._fetched = False
         self._forgotten = False
@@ -100,11 +113,26 @@ class Personalization:
         self._ids_from_api = False
         self._last_call: CallRecord | None = None
         self._turn: anyio.Semaphore | None = None  # one call at a time per request, in the order asked
-        self._mode: int | None = None
         self._call_ms: float | None = None  # time spent in calls, for Server-Timing
         self._prefetched: anyio.Event | None = None  # set when the call prefetch() started is over
+        scope, settings = self._scope, self._runtime.settings
+        if (
+            not settings.enabled
+            or scope.get("method") in ("HEAD", "OPTIONS")
+            or (settings.skip_bots and is_known_bot(scope))
+        ):
+            self._mode = _SILENT
+        elif is_prefetch(scope):
+            self._mode = _ZONES_ONLY  # nobody has seen the page: no page view to count
+        else:
+            self._mode = _FULL
+        return self._mode
+
+    def _what_may_go(self) -> int:
+        return self._begin() if self._mode is None else self._mode
 
     def __repr__(self) -> str:
+        self._what_may_go()
         return f"<Personalization events={len(self._events)} zones={self._zones!r} fetched={self._fetched}>"
 
     # --- what handlers call ---------------------------------------------------------------
@@ -126,17 +154,20 @@ class Personalization:
     @property
     def currency(self) -> str | None:
         """The ISO 4217 code sent with calls in this request; ``PURECLARITY_CURRENCY`` by default."""
+        self._what_may_go()
         return self._currency
 
     @currency.setter
     def currency(self, code: str | None) -> None:
         if code is not None and not (isinstance(code, str) and CURRENCY_CODE.fullmatch(code)):
             raise ValueError(f"currency must be a three-letter ISO 4217 code in capitals, such as 'GBP', not {code!r}")
+        self._what_may_go()
         self._currency = code
 
     @property
     def result(self) -> PersonalizationResult | None:
         """The last result of this request, or None before the first ``fetch()``."""
+        self._what_may_go()
         return self._result
 
     @property
@@ -147,6 +178,7 @@ class Personalization:
     @property
     def last_call(self) -> CallRecord | None:
         """The events and zones the last call of this request sent, its status, latency and errors."""
+        self._what_may_go()
         return self._last_call
 
     async def fetch(self) -> PersonalizationResult:
@@ -198,6 +230,7 @@ class Personalization:
 
         If a call is made after this, the fresh IDs it brings back become the cookies instead.
         """
+        self._what_may_go()
         self._forgotten = True
         self._ids = (None, None)
         self._ids_from_api = False
@@ -218,6 +251,33 @@ class Personalization:
         """Whether the response depends on this shopper: it must not be shared by a cache."""
         return self._fetched or self._ids_from_api or self._forgotten
 
+    def send(self, message: Message) -> Awaitable[None]:
+        """The app's ``send``: the response's headers wait for a new shopper's IDs and carry the cookies.
+
+        A plain method that hands back the server's own awaitable when there is nothing to add,
+        so that the messages of a request that does not personalise cost no extra coroutine.
+        """
+        assert self._send is not None
+        if self.touched and message["type"] == "http.response.start":
+            return self._start_response(message, self._send)
+        return self._send(message)
+
+    async def _start_response(self, message: Message, send: Send) -> None:
+        if self.personalised or self.has_unsent_events:
+            await self.settle()  # a prefetched call may be bringing a new shopper's IDs
+            if self.has_unsent_events and not self.knows_both_ids:
+                # A new shopper: the call must come back before the headers go, so its IDs become cookies.
+                await self.send_unsent_events()
+            message.setdefault("headers", [])  # ASGI allows it to be missing
+            headers = MutableHeaders(scope=message)
+            for value in self.set_cookie_values(secure=self._scope.get("scheme") == "https"):
+                headers.append("set-cookie", value)
+            if self.personalised:
+                mark_private(headers)
+            if self._runtime.settings.server_timing and self._call_ms is not None:
+                headers.append("server-timing", f"pureclarity;dur={self._call_ms:.1f}")
+        await send(message)
+
     async def settle(self) -> None:
         """Wait until a call ``prefetch()`` started is over: its IDs may become cookies."""
         if self._prefetched is not None:
@@ -227,6 +287,24 @@ class Personalization:
         """Send events that no fetch() took; zones nobody fetched are not worth a call."""
         self._zones.clear()
         await self._send_pending()
+
+    async def finish(self) -> None:
+        """The response is out, or the app failed: let a prefetched call end, send unsent events."""
+        await self.settle()
+        if self._events:
+            await self.send_unsent_events()
+
+    def end(self) -> None:
+        """The request is over: from now on nothing is registered or sent.
+
+        The scope holds the state that holds this object, and so does the server's send (through
+        the server's request object): letting go of both lets reference counting free the request
+        at once, instead of the cyclic garbage collector later, which costs every request its share.
+        """
+        if self.touched:
+            self._mode = _SILENT
+        self._scope = _ENDED  # a HEAD with no headers: whatever is asked later, nothing is sent
+        self._send = None
 
     def set_cookie_values(self, *, secure: bool) -> list[str]:
         if self._ids_from_api:
@@ -241,18 +319,6 @@ class Personalization:
         return self._call_ms
 
     # --- the call ---------------------------------------------------------------------------
-
-    def _what_may_go(self) -> int:
-        if self._mode is None:
-            scope, settings = self._scope, self._runtime.settings
-            silent = not settings.enabled or scope.get("method") in ("HEAD", "OPTIONS")
-            if silent or (settings.skip_bots and is_known_bot(scope)):
-                self._mode = _SILENT
-            elif is_prefetch(scope):
-                self._mode = _ZONES_ONLY  # nobody has seen the page: no page view to count
-            else:
-                self._mode = _FULL
-        return self._mode
 
     def _current_ids(self) -> tuple[str | None, str | None]:
         if self._ids is None:

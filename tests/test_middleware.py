@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -533,3 +534,46 @@ async def test_lifespan_passes_through_and_opens_then_closes_the_client(fake: Fa
 
     assert middleware.client._transport is None
     assert closed == [True]
+
+
+@pytest.mark.parametrize("touched", [False, True])
+async def test_a_finished_request_is_freed_at_once_not_left_to_the_cyclic_collector(
+    fake: FakePureClarity, touched: bool
+) -> None:
+    # The scope holds the state that holds the Personalization, which holds the scope and the
+    # server's send; a server's request object holds the scope too (uvicorn's does). Left as a
+    # cycle, every request would cost its share of a garbage collection.
+    async def page(request: Request) -> Response:
+        if touched:
+            request.state.pureclarity.add_zones("HP-01")
+            await request.state.pureclarity.fetch()
+        return PlainTextResponse("ok")
+
+    app = Starlette(
+        routes=[Route("/", page)],
+        middleware=[Middleware(PureClarityMiddleware, settings=make_settings(), transport=fake.transport)],
+    )
+
+    class ServerRequest:
+        def __init__(self, scope: dict[str, Any]) -> None:
+            self.scope = scope
+
+        async def receive(self) -> dict[str, Any]:
+            return {"type": "http.request", "body": b""}
+
+        async def send(self, message: dict[str, Any]) -> None:
+            pass
+
+    async def one_request() -> None:
+        scope = {"type": "http", "method": "GET", "path": "/", "headers": [], "query_string": b"", "state": {}}
+        server_request = ServerRequest(scope)
+        await app(scope, server_request.receive, server_request.send)
+
+    await one_request()  # whatever is built once, on the first request
+    gc.collect()
+    gc.disable()
+    try:
+        await one_request()
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
