@@ -48,8 +48,8 @@ RELATED = {
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-def settings(api_url: str = "http://127.0.0.1:9", timeout: float = 1.0) -> PureClaritySettings:
-    return PureClaritySettings(access_key=ACCESS_KEY, secret_key=SECRET_KEY, base_url=api_url, timeout=timeout)
+def settings(api_url: str = "http://127.0.0.1:9", timeout: float = 1.0, **more: Any) -> PureClaritySettings:
+    return PureClaritySettings(access_key=ACCESS_KEY, secret_key=SECRET_KEY, base_url=api_url, timeout=timeout, **more)
 
 
 def starlette_app(handler: Handler, *, middleware: bool, **settings_args: Any) -> Starlette:
@@ -179,13 +179,16 @@ def from_env() -> ASGIApp:
     name = os.environ["BENCH_APP"]
     api_url = os.environ.get("BENCH_API_URL", "http://127.0.0.1:9")
     timeout = float(os.environ.get("BENCH_TIMEOUT", "1.0"))
+    breaker = int(os.environ.get("BENCH_BREAKER_THRESHOLD", "5"))
     apps: dict[str, Callable[[], ASGIApp]] = {
         "hello": lambda: starlette_app(hello, middleware=False),
         "hello+pc": lambda: starlette_app(hello, middleware=True),
         "personalised": lambda: starlette_app(personalised, middleware=True, api_url=api_url),
         "by_hand": lambda: starlette_app(by_hand(api_url), middleware=False),
         "naive": lambda: starlette_app(naive(api_url), middleware=False),
-        "deadline": lambda: starlette_app(zones_only, middleware=True, api_url=api_url, timeout=timeout),
+        "deadline": lambda: starlette_app(
+            zones_only, middleware=True, api_url=api_url, timeout=timeout, breaker_threshold=breaker
+        ),
         "sleeper": lambda: starlette_app(sleeper(timeout), middleware=False),
     }
     return apps[name]()

@@ -103,7 +103,8 @@ def wrk(url: str, *, connections: int, seconds: float, threads: int = 1) -> Load
     errors += int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", out)) else 0
     percentile = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.MULTILINE))
     seconds_taken = float(elapsed) * {"ms": 0.001, "s": 1.0, "m": 60.0}[unit]
-    return LoadResult(int(requests), seconds_taken, _ms(percentile["50"]), _ms(percentile["99"]), errors)
+    p50, p99 = (_ms(percentile[p]) if p in percentile else float("nan") for p in ("50", "99"))  # none if no answer
+    return LoadResult(int(requests), seconds_taken, p50, p99, errors)
 
 
 # --- in-process ASGI calls ---------------------------------------------------------------

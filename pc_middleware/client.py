@@ -16,7 +16,6 @@ import json
 import logging
 import os
 import time
-import urllib.request
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
@@ -30,6 +29,7 @@ from pydantic import ValidationError
 from .breaker import CircuitBreaker
 from .models import ServerSideResponse
 from .settings import PureClaritySettings
+from .transport import make_transport
 
 logger = logging.getLogger("pc_middleware")
 
@@ -99,14 +99,6 @@ def _phases(seconds: float) -> dict[str, float]:
     return {"connect": seconds, "read": seconds, "write": seconds, "pool": seconds}
 
 
-def _proxy_from_environment(url: httpx.URL) -> str | None:
-    # What httpx.AsyncClient's trust_env would pick: HTTPS_PROXY, HTTP_PROXY or ALL_PROXY, unless NO_PROXY says not.
-    proxies = urllib.request.getproxies_environment()
-    if proxies.get("no") and urllib.request.proxy_bypass(url.host):
-        return None
-    return proxies.get(url.scheme) or proxies.get("all")
-
-
 def _retry_after_seconds(value: str | None) -> float | None:
     if not value:
         return None
@@ -143,12 +135,8 @@ class PureClarityClient:
             # for every waiter on every change (encode/httpx#3215), which under a storm of timeouts
             # held pages well past the deadline. A semaphore wait is cheap to cancel.
             self._slots = anyio.Semaphore(self._settings.max_connections)
-            self._transport = self._given_transport or httpx.AsyncHTTPTransport(
-                limits=httpx.Limits(
-                    max_connections=self._settings.max_connections,
-                    max_keepalive_connections=self._settings.max_connections,
-                ),
-                proxy=_proxy_from_environment(self._url),
+            self._transport = self._given_transport or make_transport(
+                self._settings.transport, self._url, self._settings.max_connections
             )
             self._pid = pid
         return self._transport

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import ipaddress
 import re
 from typing import Annotated, Literal, Self
@@ -50,6 +51,7 @@ class PureClaritySettings(BaseSettings):
     server_timing: bool = False
     outbox_path: str | None = None
     drain_timeout: float = Field(default=5.0, ge=0)
+    transport: Literal["httpx", "aiohttp"] = "httpx"
 
     @field_validator("access_key", "secret_key", "base_url", "currency", "cookie_domain", "outbox_path", mode="before")
     @classmethod
@@ -106,6 +108,13 @@ class PureClaritySettings(BaseSettings):
                 raise ValueError(
                     f"PURECLARITY_TRUSTED_PROXIES: {entry!r} is not an IP address, a CIDR network or '*'"
                 ) from None
+        return value
+
+    @field_validator("transport")
+    @classmethod
+    def _aiohttp_installed(cls, value: str) -> str:
+        if value == "aiohttp" and importlib.util.find_spec("aiohttp") is None:
+            raise ValueError("PURECLARITY_TRANSPORT=aiohttp needs aiohttp: pip install 'pc-middleware[aiohttp]'")
         return value
 
     @model_validator(mode="after")

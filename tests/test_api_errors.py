@@ -203,7 +203,7 @@ async def test_cookies_the_api_sets_are_never_sent_on_another_shoppers_call() ->
 
 
 def test_proxy_variables_apply_to_calls_as_they_would_to_an_httpx_client(monkeypatch: pytest.MonkeyPatch) -> None:
-    from pc_middleware.client import _proxy_from_environment
+    from pc_middleware.transport import proxy_from_environment
 
     api = httpx.URL("https://api-eu-w-1.pureclarity.net/api/serverside")
     for name in (
@@ -217,11 +217,11 @@ def test_proxy_variables_apply_to_calls_as_they_would_to_an_httpx_client(monkeyp
         "no_proxy",
     ):
         monkeypatch.delenv(name, raising=False)
-    assert _proxy_from_environment(api) is None
+    assert proxy_from_environment(api) is None
 
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
-    assert _proxy_from_environment(api) == "http://proxy.internal:3128"
-    assert _proxy_from_environment(httpx.URL("http://127.0.0.1:8801/api/serverside")) is None
+    assert proxy_from_environment(api) == "http://proxy.internal:3128"
+    assert proxy_from_environment(httpx.URL("http://127.0.0.1:8801/api/serverside")) is None
 
     monkeypatch.setenv("NO_PROXY", ".pureclarity.net")
-    assert _proxy_from_environment(api) is None
+    assert proxy_from_environment(api) is None

@@ -24,6 +24,14 @@ from pc_middleware.testing import EmulatorHandle, serve_in_thread
 from .conftest import make_settings, zones_page
 
 TIMEOUT = 0.5
+
+
+@pytest.fixture(params=["httpx", "aiohttp"])
+def transport(request: pytest.FixtureRequest) -> str:
+    """Every fault, over both transports (PURECLARITY_TRANSPORT)."""
+    return str(request.param)
+
+
 ON_TIME = TIMEOUT + 1.5  # generous: the point is that no fault holds the page for long
 
 
@@ -95,10 +103,10 @@ EMULATOR_FAULTS = [
 
 @pytest.mark.parametrize(("plan", "error", "breaker"), EMULATOR_FAULTS)
 def test_emulator_fault(
-    pureclarity_emulator_server: EmulatorHandle, plan: dict[str, Any], error: str, breaker: str
+    pureclarity_emulator_server: EmulatorHandle, plan: dict[str, Any], error: str, breaker: str, transport: str
 ) -> None:
     pureclarity_emulator_server.inject(**plan)
-    with shop(pureclarity_emulator_server.url) as (url, middleware):
+    with shop(pureclarity_emulator_server.url, transport=transport) as (url, middleware):
         result, elapsed = visit(url)
 
     assert elapsed < ON_TIME
@@ -116,8 +124,8 @@ def test_emulator_fault(
         (oversized_without_length, "PureClarity's answer was larger than 262144 bytes", "failing"),
     ],
 )
-def test_misbehaving_api(answer: Callable[[Request], Any], error: str, breaker: str) -> None:
-    with serve_in_thread(api_answering(answer)) as api_url, shop(api_url) as (url, middleware):
+def test_misbehaving_api(answer: Callable[[Request], Any], error: str, breaker: str, transport: str) -> None:
+    with serve_in_thread(api_answering(answer)) as api_url, shop(api_url, transport=transport) as (url, middleware):
         result, elapsed = visit(url)
 
     assert elapsed < ON_TIME
@@ -125,10 +133,10 @@ def test_misbehaving_api(answer: Callable[[Request], Any], error: str, breaker: 
     assert_breaker(middleware, breaker)
 
 
-def test_connection_refused() -> None:
+def test_connection_refused(transport: str) -> None:
     with serve_in_thread(api_answering(bad_gateway)) as api_url:
         pass  # the port is free again: nothing listens there now
-    with shop(api_url) as (url, middleware):
+    with shop(api_url, transport=transport) as (url, middleware):
         result, elapsed = visit(url)
 
     assert elapsed < ON_TIME
@@ -136,8 +144,8 @@ def test_connection_refused() -> None:
     assert_breaker(middleware, "failing")
 
 
-def test_connection_reset() -> None:
-    with resetting_server() as api_url, shop(api_url) as (url, middleware):
+def test_connection_reset(transport: str) -> None:
+    with resetting_server() as api_url, shop(api_url, transport=transport) as (url, middleware):
         result, elapsed = visit(url)
 
     assert elapsed < ON_TIME
@@ -145,7 +153,7 @@ def test_connection_reset() -> None:
     assert_breaker(middleware, "failing")
 
 
-def test_unresolvable_host(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unresolvable_host(monkeypatch: pytest.MonkeyPatch, transport: str) -> None:
     # The name fails to resolve without a DNS query leaving the machine: only loopback in tests.
     real_getaddrinfo = socket.getaddrinfo
 
@@ -155,7 +163,7 @@ def test_unresolvable_host(monkeypatch: pytest.MonkeyPatch) -> None:
         return real_getaddrinfo(host, *args, **kwargs)
 
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    with shop("http://pureclarity.invalid") as (url, middleware):
+    with shop("http://pureclarity.invalid", transport=transport) as (url, middleware):
         result, elapsed = visit(url)
 
     assert elapsed < ON_TIME
