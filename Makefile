@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: test lint typecheck pytest run emulator screenshot clean
+.PHONY: test lint typecheck pytest run emulator screenshot bench clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,16 @@ run: $(INSTALLED)
 
 emulator: $(INSTALLED)
 	$(BIN)/python -m pc_middleware.emulator
+
+# The benchmark suite (not part of `make test`): about 4 minutes on 2 cores; writes docs/benchmarks.md
+# and docs/benchmarks.png. Installs wrk (Debian) and the `bench` extra on first use.
+bench: $(VENV)/.bench-installed
+	scripts/apt-install /usr/bin/wrk wrk
+	$(BIN)/python -m bench
+
+$(VENV)/.bench-installed: $(INSTALLED)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $@
 
 screenshot: $(INSTALLED)
 	$(BIN)/python scripts/screenshot.py
