@@ -167,4 +167,5 @@ class Spread:
         return statistics.median(self.values)
 
     def __str__(self) -> str:
-        return f"{self.median:.3f} ({min(self.values):.3f}–{max(self.values):.3f})"
+        digits = 0 if self.median >= 100 else 3  # milliseconds whole, ratios to a thousandth
+        return f"{self.median:.{digits}f} ({min(self.values):.{digits}f}–{max(self.values):.{digits}f})"

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import anyio
 import httpcore
 import httpx
+import sniffio
 
 if TYPE_CHECKING:
     import aiohttp
@@ -137,6 +138,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._session: aiohttp.ClientSession | None = None
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if sniffio.current_async_library() != "asyncio":
+            raise httpx.UnsupportedProtocol("PURECLARITY_TRANSPORT=aiohttp runs on asyncio only")
         aiohttp = self._aiohttp
         if self._session is None:
             connector = aiohttp.TCPConnector(limit=self._max_connections, limit_per_host=self._max_connections)

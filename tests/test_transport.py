@@ -111,3 +111,13 @@ async def test_a_connection_the_server_closed_while_idle_is_replaced_without_an_
 
     assert (first.errors, second.errors) == ([], [])
     assert len(set(api.ports)) == 2
+
+
+@pytest.mark.parametrize("anyio_backend", ["trio"])
+async def test_the_aiohttp_transport_on_trio_is_an_error_in_the_result_not_an_exception() -> None:
+    api = CountingAPI()
+    with serve_in_thread(api.app) as url:
+        outcome = await client_for(url, "aiohttp").call({"zones": ["HP-01"]})
+
+    assert outcome.errors == ["could not reach PureClarity (UnsupportedProtocol)"]
+    assert api.ports == []
