@@ -142,6 +142,8 @@ class PureClarityClient:
         return self._transport
 
     async def start(self) -> None:
+        if self._settings.transport == "aiohttp" and sniffio.current_async_library() != "asyncio":
+            raise RuntimeError("PURECLARITY_TRANSPORT=aiohttp runs on asyncio only: unset it to use httpx")
         self._open()
 
     async def aclose(self) -> None:
@@ -156,7 +158,7 @@ class PureClarityClient:
         breaker and leaves the page counters alone.
         """
         if background:
-            return await self._exchange(self._encode(body), BACKGROUND_TIMEOUT)
+            return await self._exchange(body, BACKGROUND_TIMEOUT)
         if not self.breaker.allow():
             self.stats.skipped_by_breaker += 1
             message = f"PureClarity calls are paused for {self.breaker.seconds_left():.0f}s after repeated failures"
@@ -164,7 +166,7 @@ class PureClarityClient:
         self.stats.calls += 1
         outcome = None
         try:
-            outcome = await self._exchange(self._encode(body), self._settings.timeout)
+            outcome = await self._exchange(body, self._settings.timeout)
         finally:
             if outcome is None:  # cancelled: no verdict on the API's health
                 self.breaker.abandoned()
@@ -180,7 +182,13 @@ class PureClarityClient:
         payload = {"appId": self._settings.access_key, "secretKey": secret, **body}
         return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
 
-    async def _exchange(self, content: bytes, timeout: float) -> CallOutcome:
+    async def _exchange(self, body: dict[str, Any], timeout: float) -> CallOutcome:
+        started = time.perf_counter()
+        try:
+            content = self._encode(body)
+        except (TypeError, ValueError) as exc:  # not JSON, or text that is not valid Unicode: a bug, not the API
+            message = f"the call could not be encoded ({type(exc).__name__})"
+            return self._outcome(started, None, None, [message], problem="invalid_request")
         transport = self._open()
         assert self._slots is not None
         # Straight to the transport: a client's cookie jar, redirects and auth are all unwanted
@@ -188,19 +196,21 @@ class PureClarityClient:
         request = httpx.Request(
             "POST", self._url, headers=_HEADERS, content=content, extensions={"timeout": _phases(timeout)}
         )
-        started = time.perf_counter()
         answer: httpx.Response | None = None
         try:
             # httpx's timeouts are per phase; this deadline covers the wait for a connection, connect, write and read.
             async with _deadline(timeout), self._slots:
                 answer = await transport.handle_async_request(request)
                 try:
-                    body = await self._read_capped(answer)
+                    received = await self._read_capped(answer)
                 finally:
                     await answer.aclose()
         except (TimeoutError, httpx.TimeoutException):
             message = f"PureClarity did not answer within {timeout:g}s"
             return self._outcome(started, None, None, [message], problem="timeout")
+        except httpx.UnsupportedProtocol as exc:  # our configuration, not the API: no failure for the breaker
+            message = f"could not reach PureClarity ({type(exc).__name__})"
+            return self._outcome(started, None, None, [message], problem="misconfigured")
         except httpx.HTTPError as exc:
             message = f"could not reach PureClarity ({type(exc).__name__})"
             return self._outcome(started, None, None, [message], problem="network")
@@ -212,7 +222,7 @@ class PureClarityClient:
         status = answer.status_code
         content_type = answer.headers.get("content-type", "").split(";")[0].strip().lower()
         is_json = content_type == "application/json" or content_type.endswith("+json")
-        parsed = self._parse(body) if is_json else None
+        parsed = self._parse(received) if is_json else None
         if status == 200 and parsed is None:
             what = "not the expected JSON" if is_json else f"not JSON ({content_type or 'no content type'})"
             message = f"PureClarity's answer was {what}"

@@ -49,7 +49,8 @@ _ID_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 # when it is pressed, as PureClarity's ``onmousedown`` convention does, and on keyboard activation.
 _CLICK_TRACKING_JS = Markup("""(function () {
   function track(event) {
-    var link = event.target instanceof Element ? event.target.closest("[data-pureclarity-click]") : null;
+    var target = event.target instanceof Element ? event.target : null;
+    var link = target && target.closest(".pureclarity-zone [data-pureclarity-click]");
     if (link) Function(link.getAttribute("data-pureclarity-click"))();
   }
   document.addEventListener("mousedown", track, true);

@@ -22,8 +22,8 @@ class PureClarityMiddleware:
     """Adds ``request.state.pureclarity`` to every HTTP request and writes PureClarity's cookies.
 
     ``settings`` defaults to ``PureClaritySettings()``, read from ``PURECLARITY_*`` variables;
-    a missing key raises here, naming the variable. ``transport`` replaces httpx's network
-    transport (tests, or another HTTP stack).
+    a missing key raises here, naming the variable. ``transport`` replaces the transport calls go
+    through, whatever ``PURECLARITY_TRANSPORT`` says (tests, or another HTTP stack).
     """
 
     def __init__(

@@ -10,6 +10,7 @@ its own, and fields we do not know are kept (custom feed attributes, ``clickEvt`
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -173,6 +174,15 @@ _EVENT_SCHEMAS: dict[str, type[_EventData]] = {
 }
 
 
+def is_valid_text(text: str) -> bool:
+    """False for text that cannot go into a UTF-8 body, such as a lone surrogate (``"\\ud800"``)."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def validate_event(name: str, data: Mapping[str, Any] | None) -> dict[str, Any]:
     """Check one event against the schema its name selects; return it as it goes on the wire."""
     schema = _EVENT_SCHEMAS.get(name) if isinstance(name, str) else None
@@ -187,7 +197,10 @@ def validate_event(name: str, data: Mapping[str, Any] | None) -> dict[str, Any]:
         validated = schema.model_validate(dict(data))
     except ValidationError as exc:
         raise InvalidEventError(f"{name!r} event: {_describe(exc)}") from None
-    return {"name": name, "data": validated.model_dump(mode="json", exclude_none=True)}
+    wire = validated.model_dump(mode="json", exclude_none=True)
+    if not is_valid_text(json.dumps(wire, ensure_ascii=False)):
+        raise InvalidEventError(f"{name!r} event: some text is not valid Unicode (a lone surrogate)")
+    return {"name": name, "data": wire}
 
 
 def _describe(exc: ValidationError) -> str:

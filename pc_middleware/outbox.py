@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from .tasks import start_beside
+
 if TYPE_CHECKING:
     from .client import PureClarityClient
 
@@ -122,7 +124,6 @@ class Resender:
         self._lock: anyio.Lock | None = None
         self._running = False
         self._stopping = False
-        self._fallback_task: Any = None
 
     def queue(self, body: dict[str, Any]) -> None:
         """Keep the orders of a failed call for a later re-send. Never blocks, never raises."""
@@ -189,14 +190,6 @@ class Resender:
             self._wake.set()
 
     def _start_without_lifespan(self) -> None:
-        # Servers that run no lifespan give no place for a worker; on asyncio, start one anyway.
-        import asyncio
-
-        import sniffio
-
-        try:
-            on_asyncio = sniffio.current_async_library() == "asyncio"
-        except sniffio.AsyncLibraryNotFoundError:
-            on_asyncio = False
-        if on_asyncio and (self._fallback_task is None or self._fallback_task.done()):
-            self._fallback_task = asyncio.get_running_loop().create_task(self.run())
+        # Servers that run no lifespan give no place for a worker: start one beside the request.
+        self._running = True  # now, not when it starts: a second order before then must not start another
+        start_beside(self.run)

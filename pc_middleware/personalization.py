@@ -1,31 +1,30 @@
 """The per-request object that handlers use: ``request.state.pureclarity``.
 
 Data flows one way: the handler registers events and zones, ``fetch()`` sends all of them in one
-call, the zones come back in a ``PersonalizationResult``, and the middleware turns the IDs into
-cookies when the response starts. Nothing here is shared between requests.
+call, the zones come back in a ``PersonalizationResult``, and when the response starts the IDs
+become cookies (the object is also the app's ``send``). Nothing here is shared between requests.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
-import sniffio
 from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection
 from starlette.types import Message, Scope, Send
 
 from .client import CallStats, PureClarityClient
 from .cookies import CookiePolicy, is_valid_id, mark_private, read_cookies
-from .models import Zone, validate_event
+from .models import Zone, is_valid_text, validate_event
 from .outbox import Resender
 from .proxies import TrustedProxies
 from .request_info import describe_request, is_known_bot, is_prefetch
 from .settings import CURRENCY_CODE, PureClaritySettings
+from .tasks import start_beside
 
 STATE_KEY = "pureclarity"
 ZONES_PER_PAGE_VIEW = 8  # PureClarity bills every further 8 zones in one call as another page view
@@ -56,6 +55,16 @@ class CallRecord:
     status: int | None
     latency_ms: float
     errors: list[str]
+
+
+@dataclass(slots=True)
+class _Pending:
+    """What one call sends for the handler, fixed when the call is decided on."""
+
+    events: list[dict[str, Any]]
+    zones: list[str]
+    ids: tuple[str | None, str | None]
+    currency: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +141,8 @@ class Personalization:
         return self._begin() if self._mode is None else self._mode
 
     def __repr__(self) -> str:
-        self._what_may_go()
+        if not self.touched:  # looking must not change what the middleware does
+            return "<Personalization unused>"
         return f"<Personalization events={len(self._events)} zones={self._zones!r} fetched={self._fetched}>"
 
     # --- what handlers call ---------------------------------------------------------------
@@ -146,8 +156,8 @@ class Personalization:
     def add_zones(self, *zone_ids: str) -> None:
         """Ask for zones by their IDs (such as ``"HP-01"``); order is kept, repeats dropped."""
         for zone_id in zone_ids:
-            if not isinstance(zone_id, str) or not zone_id.strip():
-                raise ValueError(f"a zone ID must be a non-empty string, not {zone_id!r}")
+            if not isinstance(zone_id, str) or not zone_id.strip() or not is_valid_text(zone_id):
+                raise ValueError(f"a zone ID must be a non-empty string of valid Unicode, not {zone_id!r}")
         if self._what_may_go() != _SILENT:
             self._zones.extend(dict.fromkeys(z for z in zone_ids if z not in self._zones))
 
@@ -190,6 +200,7 @@ class Personalization:
         if self._what_may_go() == _SILENT:
             return self._result or self._empty_result()
         self._fetched = True
+        await self._settle()  # prefetched calls first, in the order they were asked for
         await self._send_pending()
         return self._result or self._empty_result()
 
@@ -203,23 +214,30 @@ class Personalization:
         if self._what_may_go() == _SILENT or not (self._events or self._zones):
             return
         self._fetched = True
-        events, zones = self._take_pending()  # what is registered from now on goes with the next call
         turn = self._calls()
         try:
             turn.acquire_nowait()  # in the order asked: a fetch() right after this waits for this call
             holding = True
         except anyio.WouldBlock:
             holding = False  # a call is already out: this one follows it
-        done = self._prefetched = anyio.Event()
+        # Fixed now: what is registered, the currency or a forget() from now on belong to the next call.
+        pending = self._take_pending()
+        previous, done = self._prefetched, anyio.Event()
+        self._prefetched = done
 
         async def call_then_signal() -> None:
             try:
                 if not holding:
+                    if previous is not None:
+                        await previous.wait()  # after the prefetches before it, before any later fetch()
                     await turn.acquire()
+                    pending.ids = self._current_ids()  # the call before may have brought the shopper's IDs
                 try:
-                    await self._call(events, zones)
+                    await self._call(pending)
                 finally:
                     turn.release()
+            except Exception:  # never into the event loop, and never into trio's system nursery
+                logger.exception("PureClarity prefetch failed")
             finally:
                 done.set()
 
@@ -235,19 +253,19 @@ class Personalization:
         self._ids = (None, None)
         self._ids_from_api = False
 
-    # --- what the middleware calls --------------------------------------------------------
+    # --- the response and the end of the request (the middleware's side) ---------------------
 
     @property
-    def has_unsent_events(self) -> bool:
+    def _has_unsent_events(self) -> bool:
         return bool(self._events)
 
     @property
-    def knows_both_ids(self) -> bool:
+    def _knows_both_ids(self) -> bool:
         visitor_id, session_id = self._current_ids()
         return visitor_id is not None and session_id is not None
 
     @property
-    def personalised(self) -> bool:
+    def _personalised(self) -> bool:
         """Whether the response depends on this shopper: it must not be shared by a cache."""
         return self._fetched or self._ids_from_api or self._forgotten
 
@@ -263,36 +281,36 @@ class Personalization:
         return self._send(message)
 
     async def _start_response(self, message: Message, send: Send) -> None:
-        if self.personalised or self.has_unsent_events:
-            await self.settle()  # a prefetched call may be bringing a new shopper's IDs
-            if self.has_unsent_events and not self.knows_both_ids:
+        if self._personalised or self._has_unsent_events:
+            await self._settle()  # a prefetched call may be bringing a new shopper's IDs
+            if self._has_unsent_events and not self._knows_both_ids:
                 # A new shopper: the call must come back before the headers go, so its IDs become cookies.
-                await self.send_unsent_events()
+                await self._send_unsent_events()
             message.setdefault("headers", [])  # ASGI allows it to be missing
             headers = MutableHeaders(scope=message)
-            for value in self.set_cookie_values(secure=self._scope.get("scheme") == "https"):
+            for value in self._set_cookie_values(secure=self._scope.get("scheme") == "https"):
                 headers.append("set-cookie", value)
-            if self.personalised:
+            if self._personalised:
                 mark_private(headers)
             if self._runtime.settings.server_timing and self._call_ms is not None:
                 headers.append("server-timing", f"pureclarity;dur={self._call_ms:.1f}")
         await send(message)
 
-    async def settle(self) -> None:
-        """Wait until a call ``prefetch()`` started is over: its IDs may become cookies."""
+    async def _settle(self) -> None:
+        """Wait until the calls ``prefetch()`` started are over (each waits for the one before)."""
         if self._prefetched is not None:
             await self._prefetched.wait()
 
-    async def send_unsent_events(self) -> None:
+    async def _send_unsent_events(self) -> None:
         """Send events that no fetch() took; zones nobody fetched are not worth a call."""
         self._zones.clear()
         await self._send_pending()
 
     async def finish(self) -> None:
         """The response is out, or the app failed: let a prefetched call end, send unsent events."""
-        await self.settle()
+        await self._settle()
         if self._events:
-            await self.send_unsent_events()
+            await self._send_unsent_events()
 
     def end(self) -> None:
         """The request is over: from now on nothing is registered or sent.
@@ -306,7 +324,7 @@ class Personalization:
         self._scope = _ENDED  # a HEAD with no headers: whatever is asked later, nothing is sent
         self._send = None
 
-    def set_cookie_values(self, *, secure: bool) -> list[str]:
+    def _set_cookie_values(self, *, secure: bool) -> list[str]:
         if self._ids_from_api:
             return self._runtime.cookies.set_cookie_values(*self._current_ids(), secure=secure)
         if self._forgotten:
@@ -316,6 +334,7 @@ class Personalization:
     @property
     def call_ms(self) -> float | None:
         """Milliseconds spent in calls so far in this request, or None when none was made."""
+        self._what_may_go()
         return self._call_ms
 
     # --- the call ---------------------------------------------------------------------------
@@ -332,8 +351,8 @@ class Personalization:
     async def _send_pending(self) -> None:
         # One call at a time per request: a fetch that waited finds nothing new and makes none.
         async with self._calls():
-            if self._events or self._zones:
-                await self._call(*self._take_pending())
+            if (self._events or self._zones) and self._scope is not _ENDED:
+                await self._call(self._take_pending())
 
     def _calls(self) -> anyio.Semaphore:
         # A semaphore, not a lock: prefetch() takes its turn in the handler's task and the call
@@ -342,20 +361,21 @@ class Personalization:
             self._turn = anyio.Semaphore(1)
         return self._turn
 
-    def _take_pending(self) -> tuple[list[dict[str, Any]], list[str]]:
-        events, zones = self._events, self._zones
+    def _take_pending(self) -> _Pending:
+        pending = _Pending(self._events, self._zones, self._current_ids(), self._currency)
         self._events, self._zones = [], []
-        return events, zones
+        return pending
 
-    async def _call(self, events: list[dict[str, Any]], zones: list[str]) -> None:
-        visitor_id, session_id = self._current_ids()
+    async def _call(self, pending: _Pending) -> None:
+        events, zones = pending.events, pending.zones
+        visitor_id, session_id = pending.ids
         body = describe_request(self._scope, self._runtime.proxies)
         if visitor_id is not None:
             body["visitorId"] = visitor_id
         if session_id is not None:
             body["sessionId"] = session_id
-        if self._currency is not None:
-            body["currency"] = self._currency
+        if pending.currency is not None:
+            body["currency"] = pending.currency
         if events:
             body["events"] = events
         if zones:
@@ -387,22 +407,6 @@ class Personalization:
         if answer is not None and outcome.zones_usable:
             merged.update(answer.zones)
         self._result = PersonalizationResult(merged, outcome.errors, *self._current_ids())
-
-
-_BESIDE: set[asyncio.Task[None]] = set()  # strong references, so a running call is not collected
-
-
-def start_beside(function: Callable[[], Coroutine[Any, Any, None]]) -> None:
-    """Run ``function`` beside the current task. No task group is opened per request (that would
-    cost every request, used or not); the call is bounded by its own deadline instead."""
-    if sniffio.current_async_library() == "trio":
-        import trio
-
-        trio.lowlevel.spawn_system_task(function)
-    else:
-        task = asyncio.get_running_loop().create_task(function())
-        _BESIDE.add(task)
-        task.add_done_callback(_BESIDE.discard)
 
 
 def get_personalization(conn: HTTPConnection) -> Personalization:

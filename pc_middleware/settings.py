@@ -71,8 +71,12 @@ class PureClaritySettings(BaseSettings):
     def _check_base_url(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
-            raise ValueError("PURECLARITY_BASE_URL must be an http:// or https:// URL, such as http://127.0.0.1:8801")
+        # No user or password in it: it is printed (python -m pc_middleware check) and logged.
+        if not re.fullmatch(r"https?://[^\s/?#@]+(/[^\s?#]*)?", value):
+            raise ValueError(
+                "PURECLARITY_BASE_URL must be an http:// or https:// URL without a user or password, "
+                "such as http://127.0.0.1:8801"
+            )
         return value.rstrip("/")
 
     @field_validator("currency")

@@ -63,6 +63,7 @@ class OriginPool(httpx.AsyncBaseTransport):
         self._ssl_context = ssl_context or (httpx.create_ssl_context() if url.scheme == "https" else None)
         self._keepalive_expiry = keepalive_expiry
         self._idle: list[httpcore.AsyncHTTPConnection] = []
+        self._closed = False
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         connection = await self._checkout()
@@ -98,11 +99,14 @@ class OriginPool(httpx.AsyncBaseTransport):
             self._origin, ssl_context=self._ssl_context, keepalive_expiry=self._keepalive_expiry
         )
 
-    def _checkin(self, connection: httpcore.AsyncHTTPConnection) -> None:
-        if connection.is_idle():
+    async def _checkin(self, connection: httpcore.AsyncHTTPConnection) -> None:
+        if connection.is_idle() and not self._closed:
             self._idle.append(connection)
+        elif not connection.is_closed():
+            await connection.aclose()  # the pool was closed while this call was out
 
     async def aclose(self) -> None:
+        self._closed = True
         idle, self._idle = self._idle, []
         for connection in idle:
             await connection.aclose()
@@ -123,7 +127,7 @@ class _Body(httpx.AsyncByteStream):
         # Read to the end, the connection is idle again and goes back; cut short, httpcore closes it.
         with _as_httpx_errors():
             await self._answer.aclose()
-        self._pool._checkin(self._connection)
+        await self._pool._checkin(self._connection)
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):

@@ -194,12 +194,22 @@ async def test_cookies_the_api_sets_are_never_sent_on_another_shoppers_call() ->
         return httpx.Response(200, json={"zones": {}}, headers={"set-cookie": "AWSALB=shopper-one; Path=/"})
 
     middleware = Middleware(PureClarityMiddleware, settings=make_settings(), transport=httpx.MockTransport(answer))
-    async with browser(Starlette(routes=[Route("/", zones_page)], middleware=[middleware])) as first_shopper:
+    app = Starlette(routes=[Route("/", zones_page)], middleware=[middleware])  # one app, one pool
+    async with browser(app) as first_shopper, browser(app) as second_shopper:
         await first_shopper.get("/")
-    async with browser(Starlette(routes=[Route("/", zones_page)], middleware=[middleware])) as second_shopper:
         await second_shopper.get("/")
 
     assert cookie_headers == [None, None]
+
+
+async def test_text_that_cannot_be_encoded_is_an_error_in_the_result_not_an_exception() -> None:
+    from pc_middleware.client import PureClarityClient
+
+    client = PureClarityClient(make_settings(), transport=httpx.MockTransport(lambda request: httpx.Response(200)))
+    outcome = await client.call({"zones": ["HP-\ud800"]})  # what track() and add_zones() refuse
+
+    assert outcome.errors == ["the call could not be encoded (UnicodeEncodeError)"]
+    assert (outcome.failed, client.breaker.state, client.stats.failures) == (False, "closed", 0)
 
 
 def test_proxy_variables_apply_to_calls_as_they_would_to_an_httpx_client(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -141,7 +141,7 @@ def test_a_bad_url_is_named_without_showing_any_value() -> None:
     code, printed = check("check", access_key="shop1", secret_key=SECRET, base_url=f"ftp://{SECRET}.example")
 
     assert code == 1
-    assert "  - PURECLARITY_BASE_URL must be an http:// or https:// URL, such as http://127.0.0.1:8801\n" in printed
+    assert "  - PURECLARITY_BASE_URL must be an http:// or https:// URL without a user or password" in printed
     assert "ftp://" not in printed
 
 

@@ -117,3 +117,8 @@ def test_error_messages_do_not_repeat_the_shoppers_details() -> None:
     with pytest.raises(InvalidEventError) as raised:
         validate_event("order", {"orderid": "O", "email": "ann.lee.private@example", "items": BASKET})
     assert "ann.lee.private" not in str(raised.value)
+
+
+def test_text_that_is_not_valid_unicode_is_refused_before_it_can_break_a_call() -> None:
+    with pytest.raises(InvalidEventError, match="not valid Unicode"):
+        validate_event("product_view", {"id": "P\ud800"})

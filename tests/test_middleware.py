@@ -152,6 +152,30 @@ async def test_a_request_that_registers_nothing_makes_no_call_and_gets_no_header
     assert personalised_app.text == "plain"
 
 
+async def test_looking_at_the_object_without_using_it_changes_nothing(fake: FakePureClarity) -> None:
+    async def page(request: Request) -> Response:
+        pc = request.state.pureclarity
+        seen = f"{pc!r} {pc.call_ms} {pc.result} {pc.last_call}"  # a handler logging what it has
+        return PlainTextResponse(seen)
+
+    async with browser(shop(Route("/", page), fake=fake)) as client:
+        response = await client.get("/", headers=RETURNING)
+
+    assert response.text.startswith("<Personalization unused> None None None")
+    assert fake.calls == 0
+    assert "set-cookie" not in response.headers
+
+
+async def test_a_zone_id_that_is_not_valid_unicode_is_refused_at_once(fake: FakePureClarity) -> None:
+    async def page(request: Request) -> Response:
+        with pytest.raises(ValueError, match="valid Unicode"):
+            request.state.pureclarity.add_zones("HP-\ud800")
+        return PlainTextResponse("ok")
+
+    async with browser(shop(Route("/", page), fake=fake)) as client:
+        assert (await client.get("/")).text == "ok"
+
+
 async def test_a_response_that_used_fetch_is_private_and_varies_by_cookie(fake: FakePureClarity) -> None:
     async def page(request: Request) -> Response:
         await request.state.pureclarity.fetch()

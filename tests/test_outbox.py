@@ -149,7 +149,8 @@ async def test_a_full_memory_outbox_drops_and_counts(
     ]
 
 
-async def test_without_a_lifespan_the_outbox_still_empties_on_asyncio(pureclarity_emulator: EmulatorHandle) -> None:
+@pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
+async def test_without_a_lifespan_the_outbox_still_empties(pureclarity_emulator: EmulatorHandle) -> None:
     middleware = shop(pureclarity_emulator)
     pureclarity_emulator.inject(status=503, fail_times=1)
 

@@ -113,3 +113,37 @@ async def test_prefetch_makes_no_call_where_no_call_is_allowed_or_nothing_is_reg
         assert fake.calls == 0
         await client.get("/")
         assert fake.calls == 1
+
+
+async def test_two_prefetches_and_a_fetch_go_out_in_the_order_asked(fake: FakePureClarity) -> None:
+    async def page(request: Request) -> Response:
+        pc = request.state.pureclarity
+        pc.add_zones("A")
+        pc.prefetch()
+        pc.add_zones("B")
+        pc.prefetch()  # a call is already out: this one must wait for it, and fetch() for both
+        pc.add_zones("C")
+        result = await pc.fetch()
+        return JSONResponse({"zones": sorted(result.zones)})
+
+    async with browser(shop(Route("/", page), fake=slow_api(fake))) as client:
+        page_json = (await client.get("/")).json()
+
+    assert [body["zones"] for body in fake.bodies] == [["A"], ["B"], ["C"]]
+    assert page_json == {"zones": ["A", "B", "C"]}
+
+
+async def test_a_prefetched_call_keeps_the_currency_it_was_started_with(fake: FakePureClarity) -> None:
+    async def page(request: Request) -> Response:
+        pc = request.state.pureclarity
+        pc.currency = "GBP"
+        pc.add_zones("HP-01")
+        pc.prefetch()
+        pc.currency = "USD"  # belongs to the next call
+        await pc.fetch()
+        return Response("ok")
+
+    async with browser(shop(Route("/", page), fake=fake)) as client:
+        await client.get("/")
+
+    assert [body["currency"] for body in fake.bodies] == ["GBP"]

@@ -95,6 +95,8 @@ def test_the_secret_stays_out_of_reprs_and_validation_errors() -> None:
         ("cookie_domain", "example.com; HttpOnly", "PURECLARITY_COOKIE_DOMAIN must be a domain name"),
         ("trusted_proxies", "10.0.0.0/8,proxy.local", "'proxy.local' is not an IP address"),
         ("base_url", "ftp://pc.test", "PURECLARITY_BASE_URL must be an http:// or https:// URL"),
+        ("base_url", "https://user:hunter2@pc.test", "without a user or password"),
+        ("transport", "urllib3", "'httpx' or 'aiohttp'"),
         ("region", "ap", "'eu' or 'us'"),
         ("timeout", "0", "greater than 0"),
     ],

@@ -32,12 +32,14 @@ class CountingAPI:
         self.ports: list[int] = []
         self.in_flight = self.most_in_flight = 0
         self.oversized_next = False
+        self.cookies: list[str | None] = []
 
     @property
     def app(self) -> Starlette:
         async def serverside(request: Request) -> Response:
             assert request.client is not None
             self.ports.append(request.client.port)
+            self.cookies.append(request.headers.get("cookie"))
             self.in_flight += 1
             self.most_in_flight = max(self.most_in_flight, self.in_flight)
             try:
@@ -45,7 +47,9 @@ class CountingAPI:
                 if self.oversized_next:
                     self.oversized_next = False
                     return Response(b'{"zones": {"x": "' + b"x" * 300_000 + b'"}}', media_type="application/json")
-                return JSONResponse({"visitorId": "v1", "sessionId": "s1", "zones": {}, "errors": []})
+                answer = JSONResponse({"visitorId": "v1", "sessionId": "s1", "zones": {}, "errors": []})
+                answer.set_cookie("AWSALB", "one-shopper")  # as a load balancer in front of the API might
+                return answer
             finally:
                 self.in_flight -= 1
 
@@ -65,6 +69,7 @@ async def test_calls_one_after_another_reuse_one_connection(transport: str) -> N
 
     assert [outcome.errors for outcome in outcomes] == [[]] * 5
     assert len(set(api.ports)) == 1
+    assert api.cookies == [None] * 5  # what the API set is never sent back
 
 
 async def test_calls_at_once_never_use_more_connections_than_allowed(transport: str) -> None:
@@ -114,10 +119,14 @@ async def test_a_connection_the_server_closed_while_idle_is_replaced_without_an_
 
 
 @pytest.mark.parametrize("anyio_backend", ["trio"])
-async def test_the_aiohttp_transport_on_trio_is_an_error_in_the_result_not_an_exception() -> None:
+async def test_the_aiohttp_transport_on_trio_stops_the_startup_and_never_breaks_a_page() -> None:
     api = CountingAPI()
     with serve_in_thread(api.app) as url:
-        outcome = await client_for(url, "aiohttp").call({"zones": ["HP-01"]})
+        client = client_for(url, "aiohttp")
+        with pytest.raises(RuntimeError, match="asyncio only"):
+            await client.start()  # at lifespan startup: the app does not start
+        outcome = await client.call({"zones": ["HP-01"]})  # where no lifespan ran
 
     assert outcome.errors == ["could not reach PureClarity (UnsupportedProtocol)"]
+    assert (client.breaker.state, client.stats.failures) == ("closed", 0)  # our setting, not the API's health
     assert api.ports == []
