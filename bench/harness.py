@@ -17,6 +17,7 @@ from pathlib import Path
 from starlette.types import ASGIApp, Message
 
 ROOT = Path(__file__).resolve().parent.parent
+SERVER_LOG = ROOT / "test-artifacts" / "bench-servers.log"
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -45,14 +46,17 @@ def uvicorn(target: str, env: dict[str, str] | None = None, *, factory: bool = F
     command += ["--no-access-log", "--loop", "uvloop", "--http", "httptools", "--backlog", "4096"]
     if factory:
         command.append("--factory")
-    process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **(env or {})})
+    # What the servers log (a line per failed call in the deadline runs) goes to a file, not the table.
+    SERVER_LOG.parent.mkdir(exist_ok=True)
+    with SERVER_LOG.open("ab") as log:
+        process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **(env or {})}, stderr=log)
     try:
         deadline = time.monotonic() + 20
         while True:
             with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
                 break
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{target} did not start")
+                raise RuntimeError(f"{target} did not start: see {SERVER_LOG}")
             time.sleep(0.05)
         yield Server(f"http://127.0.0.1:{port}", process)
     finally:
