@@ -32,7 +32,7 @@ run: $(INSTALLED)
 emulator: $(INSTALLED)
 	$(BIN)/python -m pc_middleware.emulator
 
-# The benchmark suite (not part of `make test`): about 4 minutes on 2 cores; writes docs/benchmarks.md
+# The benchmark suite (not part of `make test`): about 4.5 minutes on 2 cores; writes docs/benchmarks.md
 # and docs/benchmarks.png. Installs wrk (Debian) and the `bench` extra on first use.
 bench: $(VENV)/.bench-installed
 	scripts/apt-install /usr/bin/wrk wrk
