@@ -31,6 +31,10 @@ ZONES_PER_PAGE_VIEW = 8  # PureClarity bills every further 8 zones in one call a
 
 _ENDED: Scope = {"type": "http", "method": "HEAD", "headers": []}
 
+
+async def _no_response(message: Message) -> None:
+    raise RuntimeError("this Personalization has no response to send: made without one, or its request is over")
+
 # What a request may do, decided on first use: nothing, fetch zones only, or everything.
 _SILENT, _ZONES_ONLY, _FULL = 0, 1, 2
 logger = logging.getLogger("pc_middleware")
@@ -106,7 +110,7 @@ class Personalization:
         # request whose handler never touches this pays for five attributes and nothing more.
         self._scope = scope
         self._runtime = runtime
-        self._send = send  # the server's send, when this object is also the app's (see ``send``)
+        self._send = send or _no_response  # the server's send: this object is also the app's (see ``send``)
         self._mode: int | None = None  # what this request may send, decided on first use
         self.touched = False  # whether the handler used this at all: if not, the middleware does nothing more
 
@@ -275,7 +279,6 @@ class Personalization:
         A plain method that hands back the server's own awaitable when there is nothing to add,
         so that the messages of a request that does not personalise cost no extra coroutine.
         """
-        assert self._send is not None
         if self.touched and message["type"] == "http.response.start":
             return self._start_response(message, self._send)
         return self._send(message)
@@ -322,7 +325,7 @@ class Personalization:
         if self.touched:
             self._mode = _SILENT
         self._scope = _ENDED  # a HEAD with no headers: whatever is asked later, nothing is sent
-        self._send = None
+        self._send = _no_response
 
     def _set_cookie_values(self, *, secure: bool) -> list[str]:
         if self._ids_from_api:
