@@ -56,6 +56,13 @@ class CallOutcome:
     kind: str | None = None  # what went wrong, as logged: "timeout", "network", "rejected", "server_error", ...
 
     @property
+    def settled(self) -> bool:
+        """PureClarity answered for good: accepted (2xx) or refused as malformed (400). Any other
+        outcome (a timeout, a 5xx, a 404 from a proxy, a 403 before the keys are mended) may
+        have left an order unrecorded, and an order is safe to send again."""
+        return not self.failed and self.status is not None and (200 <= self.status < 300 or self.status == 400)
+
+    @property
     def zones_usable(self) -> bool:
         # A 200 answer's zones count even beside errors; a refusal's never do.
         return self.status == 200 and self.response is not None

@@ -174,11 +174,11 @@ class Resender:
             for entry in self.outbox.due(due_by):
                 outcome = await self._client.call(entry.body, background=True)
                 orders = len(entry.body.get("events", []))
-                if not outcome.failed and outcome.status == 400:
+                if outcome.settled and outcome.status == 400:
                     self.outbox.sent(entry)
                     self._stats.orders_dropped += orders
                     logger.error("PureClarity refused a queued order call for good: %s", "; ".join(outcome.errors))
-                elif not outcome.failed and outcome.status is not None and outcome.status < 300:
+                elif outcome.settled:
                     self.outbox.sent(entry)
                     self._stats.orders_sent += orders
                 else:

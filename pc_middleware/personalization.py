@@ -35,6 +35,7 @@ _ENDED: Scope = {"type": "http", "method": "HEAD", "headers": []}
 async def _no_response(message: Message) -> None:
     raise RuntimeError("this Personalization has no response to send: made without one, or its request is over")
 
+
 # What a request may do, decided on first use: nothing, fetch zones only, or everything.
 _SILENT, _ZONES_ONLY, _FULL = 0, 1, 2
 logger = logging.getLogger("pc_middleware")
@@ -393,10 +394,13 @@ class Personalization:
         outcome = await self._runtime.client.call(body)
         self._call_ms = (self._call_ms or 0.0) + outcome.latency_ms
         orders = [event for event in events if event["name"] == "order"]
-        if outcome.failed and orders:
+        if orders and not outcome.settled:
             # Safe to send again (PureClarity drops a repeated orderid); the rest of the call is not.
             kept = {key: value for key, value in body.items() if key not in ("events", "zones")}
             self._runtime.resender.queue(kept | {"events": orders})
+        elif orders and outcome.status == 400:
+            self._runtime.client.stats.orders_dropped += len(orders)
+            logger.error("PureClarity refused a call with %d order event(s) for good", len(orders))
         self._last_call = CallRecord(events, zones, outcome.status, outcome.latency_ms, outcome.errors)
 
         answer = outcome.response

@@ -82,6 +82,40 @@ async def test_orders_from_failed_calls_arrive_once_each_when_the_api_recovers(
     assert all("zones" not in body for body in resent)
 
 
+@pytest.mark.parametrize(
+    ("status", "error"), [(404, "PureClarity answered HTTP 404"), (403, "emulator fault: HTTP 403")]
+)
+async def test_an_order_answered_with_neither_success_nor_a_refusal_for_good_is_sent_again(
+    pureclarity_emulator: EmulatorHandle, status: int, error: str
+) -> None:
+    # A 404 from a proxy in front of the API, or a 403 before the keys are mended, recorded
+    # nothing: the breaker does not count them as the API being unwell, but the order is kept.
+    middleware = shop(pureclarity_emulator)
+    pureclarity_emulator.inject(status=status, fail_times=1)
+
+    async with LifespanManager(middleware) as manager, _client(manager.app) as client:
+        page = await client.get("/checkout?order=KEPT-1")
+        await eventually(lambda: middleware.stats.orders_sent == 1)
+
+    assert page.json()["errors"] == [error]
+    assert middleware.client.breaker.state == "closed"
+    assert pureclarity_emulator.emulator.store.order_ids() == ["KEPT-1"]
+
+
+async def test_an_order_refused_as_malformed_is_counted_as_dropped_not_sent_again(
+    pureclarity_emulator: EmulatorHandle,
+) -> None:
+    middleware = shop(pureclarity_emulator)
+    pureclarity_emulator.inject(status=400, fail_times=1)
+
+    async with LifespanManager(middleware) as manager, _client(manager.app) as client:
+        await client.get("/checkout?order=BAD-1")
+
+    stats = middleware.stats
+    assert (stats.orders_queued, stats.orders_sent, stats.orders_dropped) == (0, 0, 1)
+    assert pureclarity_emulator.emulator.store.order_ids() == []
+
+
 async def test_an_order_whose_answer_came_too_late_is_recorded_once(
     pureclarity_emulator_server: EmulatorHandle,
 ) -> None:
