@@ -11,12 +11,13 @@ from .personalization import (
     get_personalization,
     get_personalization_from_scope,
 )
-from .settings import PureClaritySettings
+from .settings import ConfigurationError, PureClaritySettings
 
 __version__ = "0.1.0"
 
 __all__ = [
     "CallRecord",
+    "ConfigurationError",
     "InvalidEventError",
     "Personalization",
     "PersonalizationResult",

@@ -14,7 +14,7 @@ from pydantic import SecretStr, ValidationError
 
 from .client import ENDPOINT, CallOutcome, PureClarityClient
 from .proxies import UNKNOWN_IP
-from .settings import PureClaritySettings
+from .settings import PureClaritySettings, configuration_problems
 
 # Only the fields the spec requires: no events (nothing is counted), no zones (nothing is billed).
 CHECK_BODY = {
@@ -61,20 +61,6 @@ def run_check(*, timeout: float | None = None) -> int:
     accepted, verdict = judge(outcome, url, settings.timeout)
     print(f"{'OK' if accepted else 'FAILED'}: {verdict}")
     return 0 if accepted else 1
-
-
-def configuration_problems(exc: ValidationError, options: dict[str, str]) -> list[str]:
-    """Each problem in plain words, named by its variable (or option); the input is never shown."""
-    problems = []
-    for error in exc.errors(include_input=False, include_url=False, include_context=False):
-        message = error["msg"].removeprefix("Value error, ")
-        if error["loc"]:
-            name = str(error["loc"][0])
-            label = options.get(name, f"PURECLARITY_{name.upper()}")
-            if not message.startswith(label):
-                message = f"{label}: {message}"
-        problems.append(message)
-    return problems
 
 
 def describe_settings(settings: PureClaritySettings, options: dict[str, str]) -> list[str]:

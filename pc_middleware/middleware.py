@@ -15,15 +15,16 @@ from .cookies import CookiePolicy
 from .outbox import Outbox, Resender
 from .personalization import STATE_KEY, Personalization, Runtime
 from .proxies import TrustedProxies
-from .settings import PureClaritySettings
+from .settings import PureClaritySettings, settings_from_environment
 
 
 class PureClarityMiddleware:
     """Adds ``request.state.pureclarity`` to every HTTP request and writes PureClarity's cookies.
 
     ``settings`` defaults to ``PureClaritySettings()``, read from ``PURECLARITY_*`` variables;
-    a missing key raises here, naming the variable. ``transport`` replaces the transport calls go
-    through, whatever ``PURECLARITY_TRANSPORT`` says (tests, or another HTTP stack).
+    a missing key or a bad value raises ``ConfigurationError`` here, naming each variable.
+    ``transport`` replaces the transport calls go through, whatever ``PURECLARITY_TRANSPORT``
+    says (tests, or another HTTP stack).
     """
 
     def __init__(
@@ -34,7 +35,7 @@ class PureClarityMiddleware:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.app = app
-        self.settings = settings if settings is not None else PureClaritySettings()
+        self.settings = settings if settings is not None else settings_from_environment()
         self.client = PureClarityClient(self.settings, transport=transport)
         self.stats = self.client.stats
         self.resender = Resender(Outbox(self.settings.outbox_path), self.client)

@@ -7,7 +7,7 @@ import ipaddress
 import re
 from typing import Annotated, Literal, Self
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 REGION_URLS = {
@@ -144,3 +144,31 @@ class PureClaritySettings(BaseSettings):
     def api_url(self) -> str:
         """The base URL calls go to: ``base_url`` when set, else the region's."""
         return self.base_url or REGION_URLS[self.region]
+
+
+class ConfigurationError(ValueError):
+    """The ``PURECLARITY_*`` configuration is not valid; the message names each variable, never a value."""
+
+
+def configuration_problems(exc: ValidationError, options: dict[str, str] | None = None) -> list[str]:
+    """Each problem in plain words, named by its variable (or by the option in ``options`` that set
+    the field); the input is never shown."""
+    problems = []
+    for error in exc.errors(include_input=False, include_url=False, include_context=False):
+        message = error["msg"].removeprefix("Value error, ")
+        if error["loc"]:
+            name = str(error["loc"][0])
+            label = (options or {}).get(name, f"PURECLARITY_{name.upper()}")
+            if not message.startswith(label):
+                message = f"{label}: {message}"
+        problems.append(message)
+    return problems
+
+
+def settings_from_environment() -> PureClaritySettings:
+    """``PureClaritySettings()``, with a ``ConfigurationError`` naming each variable that is wrong."""
+    try:
+        return PureClaritySettings()
+    except ValidationError as exc:
+        listed = "\n".join(f"  - {problem}" for problem in configuration_problems(exc))
+        raise ConfigurationError(f"the PureClarity configuration is not valid:\n{listed}") from None

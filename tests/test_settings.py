@@ -4,7 +4,7 @@ import pytest
 from pydantic import ValidationError
 from starlette.applications import Starlette
 
-from pc_middleware import PureClarityMiddleware, PureClaritySettings
+from pc_middleware import ConfigurationError, PureClarityMiddleware, PureClaritySettings
 
 from .conftest import SECRET
 
@@ -64,7 +64,7 @@ def test_a_missing_key_is_named_when_the_middleware_is_built(
     for name, value in present.items():
         monkeypatch.setenv(name, value)
 
-    with pytest.raises(ValidationError) as raised:
+    with pytest.raises(ConfigurationError) as raised:
         PureClarityMiddleware(Starlette())
 
     assert f"{missing} must be set" in str(raised.value)
@@ -118,3 +118,18 @@ def test_blank_variables_count_as_unset(monkeypatch: pytest.MonkeyPatch) -> None
     settings = PureClaritySettings(access_key="k", secret_key="s")
     assert settings.currency is None
     assert settings.base_url is None
+
+
+def test_the_middleware_names_each_wrong_variable_and_never_a_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PURECLARITY_ACCESS_KEY", "k")
+    monkeypatch.setenv("PURECLARITY_SECRET_KEY", SECRET)
+    monkeypatch.setenv("PURECLARITY_TIMEOUT", "0")
+    monkeypatch.setenv("PURECLARITY_CURRENCY", SECRET)
+
+    with pytest.raises(ConfigurationError) as raised:
+        PureClarityMiddleware(Starlette())
+
+    message = str(raised.value)
+    assert "PURECLARITY_TIMEOUT: Input should be greater than 0" in message
+    assert "PURECLARITY_CURRENCY must be a three-letter ISO 4217 code" in message
+    assert SECRET not in message
