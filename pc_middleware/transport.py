@@ -102,8 +102,9 @@ class OriginPool(httpx.AsyncBaseTransport):
     async def _checkin(self, connection: httpcore.AsyncHTTPConnection) -> None:
         if connection.is_idle() and not self._closed:
             self._idle.append(connection)
-        elif not connection.is_closed():
-            await connection.aclose()  # the pool was closed while this call was out
+        elif not connection.is_closed():  # not reusable, or the pool was closed while this call was out
+            with anyio.CancelScope(shield=True):  # a deadline that just fired must not leave it open
+                await connection.aclose()
 
     async def aclose(self) -> None:
         self._closed = True
@@ -124,10 +125,12 @@ class _Body(httpx.AsyncByteStream):
                 yield chunk
 
     async def aclose(self) -> None:
-        # Read to the end, the connection is idle again and goes back; cut short, httpcore closes it.
-        with _as_httpx_errors():
-            await self._answer.aclose()
-        await self._pool._checkin(self._connection)
+        # Read to the end, the connection is idle again and goes back; cut short, it is closed.
+        try:
+            with _as_httpx_errors():
+                await self._answer.aclose()
+        finally:
+            await self._pool._checkin(self._connection)
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
