@@ -601,3 +601,33 @@ async def test_a_finished_request_is_freed_at_once_not_left_to_the_cyclic_collec
         assert gc.collect() == 0
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
+async def test_a_request_cancelled_mid_page_still_sends_its_events_once(fake: FakePureClarity) -> None:
+    # The shopper went away and the server cancelled the request: what was registered still counts.
+    registered = anyio.Event()
+
+    async def page(request: Request) -> Response:
+        request.state.pureclarity.track("page_view", {"page_type": "homepage"})
+        registered.set()
+        await anyio.sleep_forever()
+        raise AssertionError("never reached")
+
+    app = shop(Route("/", page), fake=fake)
+    scope = {"type": "http", "method": "GET", "path": "/", "headers": [], "query_string": b"", "state": {}}
+
+    async def receive() -> dict[str, Any]:
+        await anyio.sleep_forever()
+        raise AssertionError("never reached")
+
+    async def send(message: dict[str, Any]) -> None:
+        raise AssertionError("no response was started")
+
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(app, scope, receive, send)
+            await registered.wait()
+            tasks.cancel_scope.cancel()
+
+    assert [[event["name"] for event in body["events"]] for body in fake.bodies] == [["page_view"]]
