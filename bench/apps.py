@@ -177,14 +177,9 @@ def sleeper(seconds: float) -> Handler:
 def from_env() -> ASGIApp:
     """The app named by ``BENCH_APP``, calling the API at ``BENCH_API_URL``."""
     name = os.environ["BENCH_APP"]
-    if os.environ.get("BENCH_QUIET"):
-        import logging
-
-        logging.getLogger("pc_middleware").setLevel(logging.ERROR)
     api_url = os.environ.get("BENCH_API_URL", "http://127.0.0.1:9")
     timeout = float(os.environ.get("BENCH_TIMEOUT", "1.0"))
     breaker = int(os.environ.get("BENCH_BREAKER_THRESHOLD", "5"))
-    transport = os.environ.get("BENCH_TRANSPORT", "httpx")
     apps: dict[str, Callable[[], ASGIApp]] = {
         "hello": lambda: starlette_app(hello, middleware=False),
         "hello+pc": lambda: starlette_app(hello, middleware=True),
@@ -192,12 +187,7 @@ def from_env() -> ASGIApp:
         "by_hand": lambda: starlette_app(by_hand(api_url), middleware=False),
         "naive": lambda: starlette_app(naive(api_url), middleware=False),
         "deadline": lambda: starlette_app(
-            zones_only,
-            middleware=True,
-            api_url=api_url,
-            timeout=timeout,
-            breaker_threshold=breaker,
-            transport=transport,
+            zones_only, middleware=True, api_url=api_url, timeout=timeout, breaker_threshold=breaker
         ),
         "sleeper": lambda: starlette_app(sleeper(timeout), middleware=False),
     }

@@ -108,15 +108,15 @@ class Personalization:
 
     def __init__(self, scope: Scope, runtime: Runtime, send: Send | None = None) -> None:
         # Only what every request needs: the rest is set up on first use (``_begin``), so that a
-        # request whose handler never touches this pays for five attributes and nothing more.
+        # request whose handler never touches this pays for four attributes and nothing more.
         self._scope = scope
         self._runtime = runtime
         self._send = send or _no_response  # the server's send: this object is also the app's (see ``send``)
-        self._mode: int | None = None  # what this request may send, decided on first use
         self.touched = False  # whether the handler used this at all: if not, the middleware does nothing more
 
     def _begin(self) -> int:
         self.touched = True
+        self._mode: int  # what this request may send, decided below
         self._events: list[dict[str, Any]] = []
         self._zones: list[str] = []
         self._currency = self._runtime.settings.currency
@@ -143,7 +143,7 @@ class Personalization:
         return self._mode
 
     def _what_may_go(self) -> int:
-        return self._begin() if self._mode is None else self._mode
+        return self._mode if self.touched else self._begin()
 
     def __repr__(self) -> str:
         if not self.touched:  # looking must not change what the middleware does

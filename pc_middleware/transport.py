@@ -11,7 +11,6 @@ Neither keeps cookies: one pool serves every shopper.
 from __future__ import annotations
 
 import contextlib
-import ssl
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING
@@ -23,6 +22,9 @@ import sniffio
 
 if TYPE_CHECKING:
     import aiohttp
+
+
+KEEPALIVE_EXPIRY = 5.0  # seconds an idle connection is kept, as httpx does
 
 
 def make_transport(kind: str, url: httpx.URL, max_connections: int) -> httpx.AsyncBaseTransport:
@@ -58,10 +60,9 @@ def _as_httpx_errors() -> Iterator[None]:
 class OriginPool(httpx.AsyncBaseTransport):
     """An httpx transport for calls to one origin, reusing connections last in, first out."""
 
-    def __init__(self, url: httpx.URL, *, keepalive_expiry: float = 5.0, ssl_context: ssl.SSLContext | None = None):
+    def __init__(self, url: httpx.URL) -> None:
         self._origin = httpcore.Origin(url.raw_scheme, url.raw_host, url.port or (443 if url.scheme == "https" else 80))
-        self._ssl_context = ssl_context or (httpx.create_ssl_context() if url.scheme == "https" else None)
-        self._keepalive_expiry = keepalive_expiry
+        self._ssl_context = httpx.create_ssl_context() if url.scheme == "https" else None
         self._idle: list[httpcore.AsyncHTTPConnection] = []
         self._closed = False
 
@@ -96,7 +97,7 @@ class OriginPool(httpx.AsyncBaseTransport):
                 return connection
             await connection.aclose()
         return httpcore.AsyncHTTPConnection(
-            self._origin, ssl_context=self._ssl_context, keepalive_expiry=self._keepalive_expiry
+            self._origin, ssl_context=self._ssl_context, keepalive_expiry=KEEPALIVE_EXPIRY
         )
 
     async def _checkin(self, connection: httpcore.AsyncHTTPConnection) -> None:
